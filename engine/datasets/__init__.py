@@ -1,0 +1,1 @@
+"""Datasets and their data: dataset groups, schemas, datasets, import jobs, readiness."""

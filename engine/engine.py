@@ -1,0 +1,95 @@
+"""The Engine: Amazon Personalize's operations over one data directory (the facade).
+
+Its public methods are Personalize's operations in snake_case, with boto3's parameter names
+and response shapes. Each family of operations lives in its own module and is mixed in here;
+HTTP, CLI and dashboard are thin adapters over this class.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from engine.arns import ArnFactory
+from engine.config import Settings, default_data_dir
+from engine.datasets.groups import DatasetGroupOps
+from engine.datasets.imports import IMPORT_JOB, ImportJobOps
+from engine.datasets.readiness import ReadinessOps
+from engine.datasets.schemas import SchemaOps
+from engine.jobs import RUNNING_STATUSES, BackgroundJobs
+from engine.store import Catalog, Store
+
+log = logging.getLogger("tailor")
+
+INTERRUPTED = (
+    "Interrupted: the process that ran this job stopped before it finished; "
+    "nothing of it was kept. Create the job again."
+)
+TERMINAL = ("ACTIVE", "CREATE FAILED", "CREATE STOPPED")
+
+
+class Engine(ImportJobOps, ReadinessOps, SchemaOps, DatasetGroupOps):
+    """Amazon Personalize's operations on `<data_dir>/tailor.duckdb`.
+
+    >>> with Engine("/tmp/tailor-data") as engine:
+    ...     engine.create_dataset_group(name="shop")["datasetGroupArn"]
+    'arn:aws:personalize:us-east-1:000000000000:dataset-group/shop'
+
+    One process may open a data directory; a second gets DataDirectoryLocked naming the
+    holder. Background jobs (imports) run on a small thread pool; `wait_for` blocks on one.
+    """
+
+    def __init__(self, data_dir: str | Path | None = None, settings: Settings | None = None
+                 ) -> None:
+        self.settings = settings or Settings.from_env()
+        self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+        self.store = Store(self.data_dir, self.settings)
+        self.catalog = Catalog(self.store)
+        self.arns = ArnFactory(self.settings.region, self.settings.account_id)
+        self.jobs = BackgroundJobs()
+        self._fail_interrupted_jobs()
+
+    def _fail_interrupted_jobs(self) -> None:
+        """Jobs left pending or in progress by a process that died are failed, not resumed."""
+        for kind in (IMPORT_JOB,):
+            for job in self.catalog.list(kind):
+                if job.status in RUNNING_STATUSES:
+                    log.warning("marking interrupted job %s as failed", job.arn)
+                    self.catalog.update(job.arn, status="CREATE FAILED", failure_reason=INTERRUPTED)
+
+    def wait_for(self, arn: str, timeout: float = 600.0) -> dict[str, Any]:
+        """Block until a background job has finished; return its catalog status and reason."""
+        deadline = time.monotonic() + timeout
+        self.jobs.wait(arn, timeout)
+        while True:
+            resource = self.catalog.get(arn)
+            if resource is None or resource.status in TERMINAL or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        return {"status": resource.status if resource else None,
+                "failureReason": resource.failure_reason if resource else None}
+
+    def job_progress(self, arn: str) -> dict[str, Any]:
+        """Tailor's own: how far a running job is (`fraction` 0..1, `step`, `rows`)."""
+        progress = self.jobs.progress(arn)
+        resource = self.catalog.get(arn)
+        status = resource.status if resource else None
+        if progress is None:
+            done = status in TERMINAL
+            return {"status": status, "fraction": 1.0 if done else 0.0, "step": status, "rows": 0}
+        return {"status": status, "fraction": progress.fraction(), "step": progress.step,
+                "rows": progress.rows}
+
+    def close(self) -> None:
+        """Stop background work (queued jobs are failed), checkpoint and release the directory."""
+        for arn in self.jobs.shutdown():
+            self.catalog.update(arn, status="CREATE FAILED", failure_reason=INTERRUPTED)
+        self.store.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,175 @@
+"""Catalog rows: one per Personalize resource (dataset group, schema, dataset, job, ...).
+
+Each row keeps the columns every resource has (ARN, type, name, parent, status, failure
+reason, timestamps) and the rest of its describe fields as JSON in `spec`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from engine.errors import ResourceAlreadyExistsException, ResourceNotFoundException
+from engine.store.connection import Store
+
+COLUMNS = "id, arn, resource_type, name, parent_arn, status, failure_reason, created_at, updated_at, spec"
+
+
+@dataclass
+class Resource:
+    """One catalog row."""
+
+    id: int
+    arn: str
+    resource_type: str
+    name: str
+    parent_arn: str | None
+    status: str | None
+    failure_reason: str | None
+    created_at: float
+    updated_at: float
+    spec: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def created(self) -> datetime:
+        return datetime.fromtimestamp(self.created_at, UTC)
+
+    @property
+    def updated(self) -> datetime:
+        return datetime.fromtimestamp(self.updated_at, UTC)
+
+    @classmethod
+    def from_row(cls, row: tuple) -> Resource:
+        return cls(*row[:9], spec=json.loads(row[9]))
+
+
+class Catalog:
+    """Reads and writes catalog rows; every value is a bound parameter."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def insert(
+        self,
+        resource_type: str,
+        arn: str,
+        name: str,
+        *,
+        parent_arn: str | None = None,
+        status: str | None = None,
+        spec: dict[str, Any] | None = None,
+        cursor: Any = None,
+    ) -> Resource:
+        """Add a resource; ResourceAlreadyExistsException if its ARN is taken."""
+        now = time.time()
+        with self.store.write_lock:
+            if self.get(arn) is not None:
+                raise ResourceAlreadyExistsException(f"{resource_type} {arn} already exists")
+            with self._cursor(cursor) as cur:
+                row = cur.execute(
+                    f"INSERT INTO resources ({COLUMNS}) VALUES "
+                    "(nextval('resource_id_seq'), ?, ?, ?, ?, ?, NULL, ?, ?, ?) "
+                    f"RETURNING {COLUMNS}",
+                    [arn, resource_type, name, parent_arn, status, now, now, json.dumps(spec or {})],
+                ).fetchone()
+        return Resource.from_row(row)
+
+    def get(self, arn: str, cursor: Any = None) -> Resource | None:
+        """The resource with this ARN, or None."""
+        with self._cursor(cursor) as cur:
+            row = cur.execute(f"SELECT {COLUMNS} FROM resources WHERE arn = ?", [arn]).fetchone()
+        return Resource.from_row(row) if row else None
+
+    def require(self, arn: str, resource_type: str, cursor: Any = None) -> Resource:
+        """The resource with this ARN and type, or ResourceNotFoundException."""
+        found = self.get(arn, cursor)
+        if found is None or found.resource_type != resource_type:
+            raise ResourceNotFoundException(f"Could not find {resource_type} {arn}")
+        return found
+
+    def list(self, resource_type: str, parent_arn: str | None = None) -> list[Resource]:
+        """Resources of a type (optionally under one parent), newest first."""
+        sql = f"SELECT {COLUMNS} FROM resources WHERE resource_type = ?"
+        params: list[Any] = [resource_type]
+        if parent_arn is not None:
+            sql += " AND parent_arn = ?"
+            params.append(parent_arn)
+        with self.store.cursor() as cur:
+            rows = cur.execute(sql + " ORDER BY created_at DESC, id DESC", params).fetchall()
+        return [Resource.from_row(r) for r in rows]
+
+    def children(self, parent_arn: str) -> list[Resource]:
+        """Every resource whose parent is `parent_arn`."""
+        with self.store.cursor() as cur:
+            rows = cur.execute(
+                f"SELECT {COLUMNS} FROM resources WHERE parent_arn = ? ORDER BY id", [parent_arn]
+            ).fetchall()
+        return [Resource.from_row(r) for r in rows]
+
+    def update(
+        self,
+        arn: str,
+        *,
+        status: str | None = None,
+        failure_reason: str | None = None,
+        spec_updates: dict[str, Any] | None = None,
+        cursor: Any = None,
+    ) -> None:
+        """Set a resource's status / failure reason / spec fields, and its updated time."""
+        with self._cursor(cursor) as cur:
+            current = self.get(arn, cur)
+            if current is None:
+                raise ResourceNotFoundException(f"Could not find {arn}")
+            spec = {**current.spec, **(spec_updates or {})}
+            cur.execute(
+                "UPDATE resources SET status = ?, failure_reason = ?, spec = ?, updated_at = ? "
+                "WHERE arn = ?",
+                [
+                    status if status is not None else current.status,
+                    failure_reason if failure_reason is not None else current.failure_reason,
+                    json.dumps(spec),
+                    time.time(),
+                    arn,
+                ],
+            )
+
+    def delete(self, arn: str, cursor: Any = None) -> None:
+        """Remove a resource and its tags."""
+        with self._cursor(cursor) as cur:
+            cur.execute("DELETE FROM resources WHERE arn = ?", [arn])
+            cur.execute("DELETE FROM tags WHERE resource_arn = ?", [arn])
+
+    def add_tags(self, arn: str, tags: list[dict[str, str]] | None, cursor: Any = None) -> None:
+        """Attach `[{"tagKey": ..., "tagValue": ...}]` to a resource (a key set twice is replaced)."""
+        if not tags:
+            return
+        with self._cursor(cursor) as cur:
+            for tag in tags:
+                cur.execute(
+                    "DELETE FROM tags WHERE resource_arn = ? AND tag_key = ?", [arn, tag["tagKey"]]
+                )
+                cur.execute(
+                    "INSERT INTO tags VALUES (?, ?, ?)", [arn, tag["tagKey"], tag["tagValue"]]
+                )
+
+    def _cursor(self, cursor: Any):
+        """Use the caller's cursor (inside its transaction) or a fresh one."""
+        if cursor is not None:
+            return _Borrowed(cursor)
+        return self.store.cursor()
+
+
+class _Borrowed:
+    """A context manager that hands back a cursor without closing it."""
+
+    def __init__(self, cursor: Any) -> None:
+        self.cursor = cursor
+
+    def __enter__(self) -> Any:
+        return self.cursor
+
+    def __exit__(self, *exc: object) -> None:
+        return None
