@@ -186,10 +186,10 @@ class ImportRun:
         examples: list[BadRow] = []
         for i, (path, header) in enumerate(zip(files, headers, strict=True)):
             if sources.is_parquet(path):
-                count, found = data_tables.parquet_problems(cur, path, header, plan.fields,
-                                                            self.rules)
+                count, rows, found = data_tables.parquet_problems(cur, path, header,
+                                                                  plan.fields, self.rules)
                 if count:
-                    bad, total = bad + count, total + count
+                    bad, total = bad + count, total + rows
                     examples += found
                     continue
                 total += data_tables.load_parquet(cur, plan.dataset_id, path, header,

@@ -53,6 +53,19 @@ class ReadinessOps(DatasetOps):
         report["readyToTrain"] = all(c["passed"] for c in report["checks"])
         return report
 
+    def get_event_timeline(self, *, datasetGroupArn: str) -> Any:
+        """Tailor's own: interactions per day and event type, as a Polars frame
+        (columns day, event_type, events); empty when the group has no Interactions."""
+        import polars as pl
+
+        self.catalog.require(datasetGroupArn, DATASET_GROUP)
+        for dataset in self.catalog.list(DATASET, datasetGroupArn):
+            if dataset.spec["datasetType"] == "INTERACTIONS":
+                names = {f.name for f in self.dataset_fields(dataset)}
+                with self.store.cursor() as cur:
+                    return readiness.events_per_day(cur, dataset.id, "EVENT_TYPE" in names)
+        return pl.DataFrame(schema={"day": pl.Date, "event_type": pl.Utf8, "events": pl.Int64})
+
 
 def _check(name: str, value: int, minimum: int, what: str) -> dict[str, Any]:
     passed = value >= minimum

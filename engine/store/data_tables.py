@@ -32,11 +32,18 @@ class BadRow:
     line: int | None
     column: str | None
     reason: str
+    row: int | None = None
 
     def describe(self) -> str:
-        where = f"line {self.line}" if self.line is not None else "row ?"
+        """`file line N, column C: reason` (Parquet files have rows, not lines)."""
+        if self.line is not None:
+            where = f" line {self.line}"
+        elif self.row is not None:
+            where = f" row {self.row}"
+        else:
+            where = ""
         column = f", column {self.column}" if self.column else ""
-        return f"{Path(self.file).name} {where}{column}: {self.reason}"
+        return f"{Path(self.file).name}{where}{column}: {self.reason}"
 
 
 def create_table(cur: Any, dataset_id: int, fields: list[SchemaField]) -> None:
@@ -112,8 +119,9 @@ def parquet_columns(cur: Any, path: Path) -> list[str]:
 
 def parquet_problems(
     cur: Any, path: Path, header: list[str], fields: list[SchemaField], rules: list[ValueRule],
-) -> tuple[int, list[BadRow]]:
-    """Rows of a Parquet file that do not convert to the schema's types or break a rule."""
+) -> tuple[int, int, list[BadRow]]:
+    """(bad rows, all rows, first bad rows) of a Parquet file: values that do not convert to
+    the schema's types or break a rule."""
     by_name = {f.name: f for f in fields}
     checks: list[tuple[str, str, str]] = []
     for name in header:
@@ -128,9 +136,11 @@ def parquet_problems(
         checks.append((name, "true", "is required and the file has no such column"))
     any_bad = " OR ".join(f"coalesce({sql}, false)" for _, sql, _ in checks) or "false"
     source = "read_parquet(?, file_row_number = true)"
-    count = cur.execute(f"SELECT count(*) FROM {source} WHERE {any_bad}", [str(path)]).fetchone()[0]
+    count, total = cur.execute(
+        f"SELECT count(*) FILTER (WHERE {any_bad}), count(*) FROM {source}", [str(path)]
+    ).fetchone()
     if not count:
-        return 0, []
+        return 0, int(total), []
     cases = " ".join(
         f"WHEN coalesce({sql}, false) THEN '{i}'" for i, (_, sql, _) in enumerate(checks)
     )
@@ -139,10 +149,10 @@ def parquet_problems(
         f"ORDER BY file_row_number LIMIT {EXAMPLES}", [str(path)],
     ).fetchall()
     examples = [
-        BadRow(str(path), None, checks[int(i)][0], f"row {n + 1}: {checks[int(i)][2]}")
+        BadRow(str(path), None, checks[int(i)][0], checks[int(i)][2], row=int(n) + 1)
         for n, i in rows
     ]
-    return int(count), examples
+    return int(count), int(total), examples
 
 
 def load_parquet(

@@ -33,3 +33,13 @@ def interactions_profile(cur: Any, dataset_id: int, has_event_type: bool) -> dic
 def entity_count(cur: Any, dataset_id: int) -> int:
     """Rows of a Users or Items table."""
     return int(cur.execute(f"SELECT count(*) FROM {table_name(dataset_id)}").fetchone()[0])
+
+
+def events_per_day(cur: Any, dataset_id: int, has_event_type: bool) -> Any:
+    """A Polars frame (day, event_type, events) over an Interactions table."""
+    event_type = '"EVENT_TYPE"' if has_event_type else "'interaction'"
+    return cur.sql(
+        f"SELECT CAST(to_timestamp(\"TIMESTAMP\") AS DATE) AS day, "
+        f"coalesce({event_type}, '') AS event_type, count(*) AS events "
+        f"FROM {table_name(dataset_id)} GROUP BY ALL ORDER BY day, event_type"
+    ).pl()

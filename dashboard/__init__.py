@@ -1,0 +1,1 @@
+"""Tailor's Streamlit dashboard: pages over the process's one Engine."""

@@ -1,0 +1,19 @@
+"""Tailor's dashboard entrypoint: builds the navigation; each page is a module in app_pages/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+PAGES = Path(__file__).resolve().parent / "app_pages"
+
+st.set_page_config(page_title="Tailor", page_icon=":material/recommend:", layout="wide")
+
+navigation = st.navigation(
+    [
+        st.Page(str(PAGES / "home.py"), title="Overview", icon=":material/dashboard:",
+                default=True),
+    ]
+)
+navigation.run()

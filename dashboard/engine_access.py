@@ -1,0 +1,19 @@
+"""How pages reach the Engine: the server's own, or one opened for a standalone run."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from engine import Engine, runtime
+from engine.config import Settings, default_data_dir
+
+
+@st.cache_resource(show_spinner=False)
+def _standalone_engine() -> Engine:
+    return Engine(default_data_dir(), Settings.from_env())
+
+
+def get_engine() -> Engine:
+    """The Engine of `tailor up`; under `streamlit run` alone, one on TAILOR_DATA_DIR."""
+    engine = runtime.current()
+    return engine if engine is not None else _standalone_engine()

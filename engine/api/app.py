@@ -1,0 +1,55 @@
+"""The FastAPI application mounted at `/api`: health now; Personalize's protocols later."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from engine import runtime
+
+
+def _version() -> str:
+    try:
+        return version("tailor")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def create_api() -> FastAPI:
+    """A new API app; its routes use the Engine registered in `engine.runtime`."""
+    api = FastAPI(
+        title="Tailor API",
+        version=_version(),
+        description="Amazon Personalize's API, self-hosted. Point an AWS SDK's endpoint_url here.",
+    )
+
+    @api.get("/health", tags=["health"])
+    def health() -> JSONResponse:
+        """200 with the data directory and catalog counts when the Engine is open, else 503."""
+        engine = runtime.current()
+        if engine is None:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        body: dict[str, Any] = {
+            "status": "ok",
+            "version": _version(),
+            "dataDir": str(engine.data_dir),
+            "datasetGroups": len(engine.list_dataset_groups()["datasetGroups"]),
+            "runningJobs": len(engine.jobs.pending()),
+        }
+        return JSONResponse(body)
+
+    @api.get("/health/live", tags=["health"])
+    def live() -> dict[str, str]:
+        """200 while the process serves requests."""
+        return {"status": "ok"}
+
+    @api.get("/health/ready", tags=["health"])
+    def ready() -> JSONResponse:
+        """200 once the Engine is open, 503 before."""
+        ok = runtime.current() is not None
+        return JSONResponse({"status": "ok" if ok else "starting"}, status_code=200 if ok else 503)
+
+    return api

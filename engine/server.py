@@ -1,0 +1,64 @@
+"""The one-process server: Streamlit's ASGI App with the API mounted at /api, one Engine.
+
+`tailor up` serves both; `tailor api` serves the API alone. The Engine is opened before the
+server starts (so a locked data directory fails at once) and closed by the app's lifespan.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from engine import runtime
+from engine.api import create_api
+from engine.engine import Engine
+
+DASHBOARD_SCRIPT = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+
+STREAMLIT_DEFAULTS = {
+    "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+    "STREAMLIT_SERVER_HEADLESS": "true",
+    "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none",
+    "STREAMLIT_CLIENT_TOOLBAR_MODE": "minimal",
+}
+
+
+def _lifespan(engine: Engine):
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
+        runtime.register(engine)
+        try:
+            yield {"engine": engine}
+        finally:
+            runtime.unregister()
+            engine.close()
+
+    return lifespan
+
+
+def build_app(engine: Engine, dashboard: bool = True) -> Any:
+    """The ASGI app: dashboard at /, API at /api (or the API alone), sharing `engine`."""
+    api = create_api()
+    routes = [Mount("/api", app=api)]
+    if not dashboard:
+        return Starlette(routes=routes, lifespan=_lifespan(engine))
+    for key, value in STREAMLIT_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    from streamlit.starlette import App
+
+    return App(str(DASHBOARD_SCRIPT), routes=routes, lifespan=_lifespan(engine))
+
+
+def serve(engine: Engine, host: str, port: int, dashboard: bool = True) -> None:
+    """Run uvicorn until interrupted; the Engine is closed on the way out."""
+    import uvicorn
+
+    shown_host = "localhost" if host in ("0.0.0.0", "127.0.0.1", "::") else host
+    engine.store.lock.announce(f"http://{shown_host}:{port}/api")
+    uvicorn.run(build_app(engine, dashboard), host=host, port=port, log_level="info")
