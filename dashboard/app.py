@@ -12,8 +12,9 @@ st.set_page_config(page_title="Tailor", page_icon=":material/recommend:", layout
 
 navigation = st.navigation(
     [
-        st.Page(str(PAGES / "home.py"), title="Overview", icon=":material/dashboard:",
-                default=True),
+        st.Page(
+            str(PAGES / "home.py"), title="Overview", icon=":material/dashboard:", default=True
+        ),
     ]
 )
 navigation.run()

@@ -21,12 +21,18 @@ def events_over_time(timeline: pl.DataFrame) -> go.Figure:
         fig.update_yaxes(visible=False)
         return fig
     fig = px.area(
-        timeline.to_pandas(), x="day", y="events", color="event_type",
-        color_discrete_map=EVENT_COLORS, labels={"day": "", "events": "interactions per day",
-                                                 "event_type": "event type"},
+        timeline.to_pandas(),
+        x="day",
+        y="events",
+        color="event_type",
+        color_discrete_map=EVENT_COLORS,
+        labels={"day": "", "events": "interactions per day", "event_type": "event type"},
     )
-    fig.update_layout(height=280, margin={"l": 10, "r": 10, "t": 10, "b": 10},
-                      legend={"orientation": "h", "y": 1.1})
+    fig.update_layout(
+        height=280,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        legend={"orientation": "h", "y": 1.1},
+    )
     return fig
 
 
@@ -36,13 +42,20 @@ def readiness_gauges(report: dict[str, Any]) -> go.Figure:
     shares = [min(c["value"] / c["minimum"], 3.0) for c in report["checks"]]
     colors = ["#54A24B" if c["passed"] else "#E45756" for c in report["checks"]]
     labels = {"interactions": "interactions", "usersWithAtLeast2Interactions": "users with 2+"}
-    fig = go.Figure(go.Bar(
-        x=shares, y=[labels.get(n, n) for n in names], orientation="h", marker_color=colors,
-        text=[f"{c['value']:,} / {c['minimum']:,}" for c in report["checks"]],
-        textposition="inside",
-    ))
+    fig = go.Figure(
+        go.Bar(
+            x=shares,
+            y=[labels.get(n, n) for n in names],
+            orientation="h",
+            marker_color=colors,
+            text=[f"{c['value']:,} / {c['minimum']:,}" for c in report["checks"]],
+            textposition="inside",
+        )
+    )
     fig.add_vline(x=1.0, line_dash="dash", line_color="#888")
-    fig.update_layout(height=140, margin={"l": 10, "r": 10, "t": 10, "b": 10},
-                      xaxis={"title": "multiple of the training minimum (capped at 3x)",
-                             "range": [0, 3]})
+    fig.update_layout(
+        height=140,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        xaxis={"title": "multiple of the training minimum (capped at 3x)", "range": [0, 3]},
+    )
     return fig

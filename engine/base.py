@@ -12,8 +12,9 @@ if TYPE_CHECKING:
     from engine.jobs import BackgroundJobs
 
 
-def summary(resource: Resource, arn_key: str, name_key: str = "name", **extra: Any
-            ) -> dict[str, Any]:
+def summary(
+    resource: Resource, arn_key: str, name_key: str = "name", **extra: Any
+) -> dict[str, Any]:
     """The fields every describe/list response has, in Personalize's names."""
     out: dict[str, Any] = {name_key: resource.name, arn_key: resource.arn}
     if resource.status is not None:

@@ -14,14 +14,21 @@ from engine.config import Settings, default_data_dir
 from engine.errors import DataDirectoryLocked
 from engine.store.connection import DB_FILE
 
-app = typer.Typer(help="Tailor: Amazon Personalize's API on your own machine, with a dashboard.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Tailor: Amazon Personalize's API on your own machine, with a dashboard.",
+    no_args_is_help=True,
+)
 sample_app = typer.Typer(help="The synthetic sample store in data/sample.", no_args_is_help=True)
 app.add_typer(sample_app, name="sample")
 console = Console(stderr=True)
 
-DataDirOption = typer.Option(None, "--data-dir", "-d", envvar="TAILOR_DATA_DIR",
-                             help="Data directory (default ./.tailor-data).")
+DataDirOption = typer.Option(
+    None,
+    "--data-dir",
+    "-d",
+    envvar="TAILOR_DATA_DIR",
+    help="Data directory (default ./.tailor-data).",
+)
 
 
 def _open_engine(data_dir: Path | None):
@@ -37,8 +44,12 @@ def _open_engine(data_dir: Path | None):
 def _load_sample_with_progress(engine, sample_dir: Path | None) -> None:
     from engine.sample_data import SAMPLE_DIR, load_sample
 
-    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-               TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=console) as bar:
         tasks: dict[str, int] = {}
 
@@ -51,10 +62,15 @@ def _load_sample_with_progress(engine, sample_dir: Path | None) -> None:
 
 
 @app.command()
-def init(data_dir: Path | None = DataDirOption,
-         sample: bool = typer.Option(False, "--sample", help="Create dataset group 'sample' "
-                                     "from data/sample through import jobs."),
-         sample_dir: Path | None = typer.Option(None, help="Where the sample files are.")) -> None:
+def init(
+    data_dir: Path | None = DataDirOption,
+    sample: bool = typer.Option(
+        False,
+        "--sample",
+        help="Create dataset group 'sample' from data/sample through import jobs.",
+    ),
+    sample_dir: Path | None = typer.Option(None, help="Where the sample files are."),
+) -> None:
     """Create a data directory (and optionally the sample dataset group)."""
     engine = _open_engine(data_dir)
     try:
@@ -79,33 +95,43 @@ def _start(data_dir: Path | None, host: str, port: int, dashboard: bool, sample:
         console.print("new data directory: loading the sample store from data/sample")
         _load_sample_with_progress(engine, None)
     where = f"http://{'localhost' if host in ('0.0.0.0', '127.0.0.1') else host}:{port}"
-    console.print(f"Tailor {'dashboard at ' + where + '/ and ' if dashboard else ''}"
-                  f"API at {where}/api (data: {Path(directory).resolve()})")
+    console.print(
+        f"Tailor {'dashboard at ' + where + '/ and ' if dashboard else ''}"
+        f"API at {where}/api (data: {Path(directory).resolve()})"
+    )
     serve(engine, host, port, dashboard=dashboard)
 
 
 @app.command()
-def up(data_dir: Path | None = DataDirOption,
-       host: str = typer.Option("127.0.0.1", envvar="TAILOR_HOST"),
-       port: int = typer.Option(8501, envvar="TAILOR_PORT"),
-       sample: bool = typer.Option(False, "--sample", help="On first start (a new data "
-                                   "directory) load the sample store from data/sample.")) -> None:
+def up(
+    data_dir: Path | None = DataDirOption,
+    host: str = typer.Option("127.0.0.1", envvar="TAILOR_HOST"),
+    port: int = typer.Option(8501, envvar="TAILOR_PORT"),
+    sample: bool = typer.Option(
+        False,
+        "--sample",
+        help="On first start (a new data directory) load the sample store from data/sample.",
+    ),
+) -> None:
     """Serve the dashboard (/) and the API (/api) from one process."""
     _start(data_dir, host, port, dashboard=True, sample=sample)
 
 
 @app.command()
-def api(data_dir: Path | None = DataDirOption,
-        host: str = typer.Option("127.0.0.1", envvar="TAILOR_HOST"),
-        port: int = typer.Option(8501, envvar="TAILOR_PORT")) -> None:
+def api(
+    data_dir: Path | None = DataDirOption,
+    host: str = typer.Option("127.0.0.1", envvar="TAILOR_HOST"),
+    port: int = typer.Option(8501, envvar="TAILOR_PORT"),
+) -> None:
     """Serve the API alone, at /api."""
     _start(data_dir, host, port, dashboard=False, sample=False)
 
 
 @sample_app.command("generate")
-def sample_generate(out: Path = typer.Option(Path("data/sample"), help="Output folder."),
-                    seed: int = typer.Option(42, help="Random seed (42 makes the committed files)."),
-                    ) -> None:
+def sample_generate(
+    out: Path = typer.Option(Path("data/sample"), help="Output folder."),
+    seed: int = typer.Option(42, help="Random seed (42 makes the committed files)."),
+) -> None:
     """Write the synthetic sample store (CSV + schemas); the same seed gives identical bytes."""
     from engine.sample import generate
 

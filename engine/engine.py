@@ -41,8 +41,9 @@ class Engine(ImportJobOps, ReadinessOps, SchemaOps, DatasetGroupOps):
     holder. Background jobs (imports) run on a small thread pool; `wait_for` blocks on one.
     """
 
-    def __init__(self, data_dir: str | Path | None = None, settings: Settings | None = None
-                 ) -> None:
+    def __init__(
+        self, data_dir: str | Path | None = None, settings: Settings | None = None
+    ) -> None:
         self.settings = settings or Settings.from_env()
         self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
         self.store = Store(self.data_dir, self.settings)
@@ -68,8 +69,10 @@ class Engine(ImportJobOps, ReadinessOps, SchemaOps, DatasetGroupOps):
             if resource is None or resource.status in TERMINAL or time.monotonic() > deadline:
                 break
             time.sleep(0.05)
-        return {"status": resource.status if resource else None,
-                "failureReason": resource.failure_reason if resource else None}
+        return {
+            "status": resource.status if resource else None,
+            "failureReason": resource.failure_reason if resource else None,
+        }
 
     def job_progress(self, arn: str) -> dict[str, Any]:
         """Tailor's own: how far a running job is (`fraction` 0..1, `step`, `rows`)."""
@@ -79,8 +82,12 @@ class Engine(ImportJobOps, ReadinessOps, SchemaOps, DatasetGroupOps):
         if progress is None:
             done = status in TERMINAL
             return {"status": status, "fraction": 1.0 if done else 0.0, "step": status, "rows": 0}
-        return {"status": status, "fraction": progress.fraction(), "step": progress.step,
-                "rows": progress.rows}
+        return {
+            "status": status,
+            "fraction": progress.fraction(),
+            "step": progress.step,
+            "rows": progress.rows,
+        }
 
     def close(self) -> None:
         """Stop background work (queued jobs are failed), checkpoint and release the directory."""

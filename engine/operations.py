@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import inspect
 import json
 from collections.abc import Callable
 from datetime import datetime
@@ -119,9 +118,7 @@ def _check_string(value: Any, meta: dict, path: str, name: str) -> None:
         raise InvalidInputException(f"{path}: value {value!r} must be one of: {allowed}")
     pattern = PATTERN_OVERRIDES.get(name, meta.get("pattern"))
     if pattern and not _compiled(pattern).fullmatch(value):
-        raise InvalidInputException(
-            f"{path}: value {value!r} does not match the pattern {pattern}"
-        )
+        raise InvalidInputException(f"{path}: value {value!r} does not match the pattern {pattern}")
 
 
 def _check_size(size: int, meta: dict, path: str, unit: str) -> None:
@@ -141,16 +138,15 @@ def _check_range(value: float, meta: dict, path: str) -> None:
 def operation(op_name: str, service: str = "personalize") -> Callable[[F], F]:
     """Decorate an Engine method named after `op_name`: validate its keyword arguments first.
 
-    Arguments left as None are treated as not given, as boto3 does.
+    Arguments left as None are treated as not given, as boto3 does. Unknown arguments are an
+    InvalidInputException naming them (not a TypeError), so the HTTP layer can pass a request
+    body straight through.
     """
 
     def decorate(method: F) -> F:
-        signature = inspect.signature(method)
-
         @functools.wraps(method)
-        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-            bound = signature.bind(self, *args, **kwargs)
-            params = {k: v for k, v in bound.arguments.items() if k != "self" and v is not None}
+        def wrapper(self: Any, **kwargs: Any) -> Any:
+            params = {k: v for k, v in kwargs.items() if v is not None}
             validate_input(op_name, params, service)
             return method(self, **params)
 
@@ -181,8 +177,9 @@ def decode_next_token(listing: str, token: str | None) -> int:
         ) from None
 
 
-def paginate(listing: str, rows: list, key: str, next_token: str | None, max_results: int | None
-             ) -> dict[str, Any]:
+def paginate(
+    listing: str, rows: list, key: str, next_token: str | None, max_results: int | None
+) -> dict[str, Any]:
     """A page of `rows` as `{key: [...], "nextToken": ...}` (Personalize's default page: 100)."""
     start = decode_next_token(listing, next_token)
     size = max_results or 100

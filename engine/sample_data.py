@@ -14,8 +14,12 @@ DATASETS = (("Interactions", "interactions"), ("Users", "users"), ("Items", "ite
 ProgressCallback = Callable[[str, float], None]
 
 
-def load_sample(engine: Engine, sample_dir: Path = SAMPLE_DIR, group: str = "sample",
-                on_progress: ProgressCallback | None = None) -> str:
+def load_sample(
+    engine: Engine,
+    sample_dir: Path = SAMPLE_DIR,
+    group: str = "sample",
+    on_progress: ProgressCallback | None = None,
+) -> str:
     """Create dataset group `group` with the sample's three datasets and import them.
 
     Uses create_schema / create_dataset / create_dataset_import_job exactly as a user would;
@@ -29,12 +33,15 @@ def load_sample(engine: Engine, sample_dir: Path = SAMPLE_DIR, group: str = "sam
         schema_text = (sample_dir / f"{stem}.schema.json").read_text()
         schema_arn = engine.create_schema(name=f"{group}-{stem}", schema=schema_text)["schemaArn"]
         dataset_arn = engine.create_dataset(
-            name=f"{group}-{stem}", schemaArn=schema_arn, datasetGroupArn=group_arn,
+            name=f"{group}-{stem}",
+            schemaArn=schema_arn,
+            datasetGroupArn=group_arn,
             datasetType=dataset_type,
         )["datasetArn"]
         job_name = f"{group}-{stem}-initial"
         job_arn = engine.create_dataset_import_job(
-            jobName=job_name, datasetArn=dataset_arn,
+            jobName=job_name,
+            datasetArn=dataset_arn,
             dataSource={"dataLocation": str((sample_dir / f"{stem}.csv").resolve())},
             importMode="FULL",
         )["datasetImportJobArn"]
@@ -44,8 +51,9 @@ def load_sample(engine: Engine, sample_dir: Path = SAMPLE_DIR, group: str = "sam
     return group_arn
 
 
-def _follow(engine: Engine, job_name: str, job_arn: str,
-            on_progress: ProgressCallback | None) -> None:
+def _follow(
+    engine: Engine, job_name: str, job_arn: str, on_progress: ProgressCallback | None
+) -> None:
     while True:
         progress = engine.job_progress(job_arn)
         if on_progress:

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.routing import Mount
+from starlette.routing import Mount, Route
 
 from engine import runtime
 from engine.api import create_api
+from engine.api.control_plane import dispatch
 from engine.engine import Engine
 
 DASHBOARD_SCRIPT = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
@@ -45,7 +46,8 @@ def _lifespan(engine: Engine):
 def build_app(engine: Engine, dashboard: bool = True) -> Any:
     """The ASGI app: dashboard at /, API at /api (or the API alone), sharing `engine`."""
     api = create_api()
-    routes = [Mount("/api", app=api)]
+    # SDKs post the control plane to the endpoint itself (`/api`, no slash): route it directly.
+    routes = [Route("/api", dispatch, methods=["POST"]), Mount("/api", app=api)]
     if not dashboard:
         return Starlette(routes=routes, lifespan=_lifespan(engine))
     for key, value in STREAMLIT_DEFAULTS.items():

@@ -9,7 +9,9 @@ from pathlib import Path
 from engine import Engine
 
 INTERACTIONS_SCHEMA = {
-    "type": "record", "name": "Interactions", "namespace": "com.amazonaws.personalize.schema",
+    "type": "record",
+    "name": "Interactions",
+    "namespace": "com.amazonaws.personalize.schema",
     "fields": [
         {"name": "USER_ID", "type": "string"},
         {"name": "ITEM_ID", "type": "string"},
@@ -21,7 +23,9 @@ INTERACTIONS_SCHEMA = {
     "version": "1.0",
 }
 USERS_SCHEMA = {
-    "type": "record", "name": "Users", "namespace": "com.amazonaws.personalize.schema",
+    "type": "record",
+    "name": "Users",
+    "namespace": "com.amazonaws.personalize.schema",
     "fields": [
         {"name": "USER_ID", "type": "string"},
         {"name": "AGE_BAND", "type": "string", "categorical": True},
@@ -29,7 +33,9 @@ USERS_SCHEMA = {
     "version": "1.0",
 }
 ITEMS_SCHEMA = {
-    "type": "record", "name": "Items", "namespace": "com.amazonaws.personalize.schema",
+    "type": "record",
+    "name": "Items",
+    "namespace": "com.amazonaws.personalize.schema",
     "fields": [
         {"name": "ITEM_ID", "type": "string"},
         {"name": "CATEGORY", "type": "string", "categorical": True},
@@ -51,27 +57,39 @@ def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> Path:
     return path
 
 
-def interaction_rows(n: int, users: int = 50, items: int = 40, start: int = 1_700_000_000
-                     ) -> list[list[object]]:
+def interaction_rows(
+    n: int, users: int = 50, items: int = 40, start: int = 1_700_000_000
+) -> list[list[object]]:
     """`n` valid interaction rows with a deterministic pattern."""
     kinds = ["view", "view", "view", "add_to_cart", "purchase"]
     rows = []
     for i in range(n):
         kind = kinds[i % len(kinds)]
         value = f"{(i % 90) + 9.99:.2f}" if kind == "purchase" else ""
-        rows.append([f"u{i % users}", f"i{(i * 7) % items}", start + i * 60, kind, value,
-                     ["mobile", "desktop", "tablet"][i % 3]])
+        rows.append(
+            [
+                f"u{i % users}",
+                f"i{(i * 7) % items}",
+                start + i * 60,
+                kind,
+                value,
+                ["mobile", "desktop", "tablet"][i % 3],
+            ]
+        )
     return rows
 
 
 HEADER = ["USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE", "EVENT_VALUE", "DEVICE"]
 
 
-def run_import(engine: Engine, dataset_arn: str, location: str, name: str,
-               mode: str = "FULL") -> dict:
+def run_import(
+    engine: Engine, dataset_arn: str, location: str, name: str, mode: str = "FULL"
+) -> dict:
     """Create an import job, wait for it, return its description."""
     arn = engine.create_dataset_import_job(
-        jobName=name, datasetArn=dataset_arn, dataSource={"dataLocation": location},
+        jobName=name,
+        datasetArn=dataset_arn,
+        dataSource={"dataLocation": location},
         importMode=mode,
     )["datasetImportJobArn"]
     engine.wait_for(arn, timeout=120)
@@ -91,5 +109,6 @@ def make_dataset(engine: Engine, group_arn: str, kind: str, schema: dict) -> str
     """Create schema + dataset of `kind` (Interactions/Users/Items) in the group."""
     name = f"{kind.lower()}-schema-{len(engine.list_schemas()['schemas'])}"
     schema_arn = engine.create_schema(name=name, schema=json.dumps(schema))["schemaArn"]
-    return engine.create_dataset(name=f"{kind.lower()}-ds", schemaArn=schema_arn,
-                                 datasetGroupArn=group_arn, datasetType=kind)["datasetArn"]
+    return engine.create_dataset(
+        name=f"{kind.lower()}-ds", schemaArn=schema_arn, datasetGroupArn=group_arn, datasetType=kind
+    )["datasetArn"]

@@ -44,8 +44,9 @@ def test_status_starts_pending_and_job_is_listed(engine, interactions, tmp_path)
     assert arn == "arn:aws:personalize:us-east-1:000000000000:dataset-import-job/j"
 
 
-def test_columns_may_come_in_any_order_and_nullable_ones_may_be_missing(engine, interactions,
-                                                                       tmp_path):
+def test_columns_may_come_in_any_order_and_nullable_ones_may_be_missing(
+    engine, interactions, tmp_path
+):
     rows = [[r[2], r[1], r[0], r[3]] for r in interaction_rows(20)]
     path = write_csv(tmp_path / "i.csv", ["TIMESTAMP", "ITEM_ID", "USER_ID", "EVENT_TYPE"], rows)
     assert run_import(engine, interactions, str(path), "j")["status"] == "ACTIVE"
@@ -82,8 +83,7 @@ def test_parquet_imports(engine, interactions, tmp_path):
     assert dataset_rows(engine, interactions) == 100
 
 
-def test_parquet_with_bad_values_imports_nothing_and_names_the_row(engine, interactions,
-                                                                   tmp_path):
+def test_parquet_with_bad_values_imports_nothing_and_names_the_row(engine, interactions, tmp_path):
     parquet = tmp_path / "bad.parquet"
     duckdb.sql(
         "COPY (SELECT 'u' || i AS USER_ID, 'i1' AS ITEM_ID, "
@@ -99,26 +99,37 @@ def test_parquet_with_bad_values_imports_nothing_and_names_the_row(engine, inter
 
 BAD_ROWS = {
     "too few columns": (["u1", "i1", "1700000000"], "wrong number of columns", None),
-    "too many columns": (["u1", "i1", "1700000000", "view", "", "mobile", "x"],
-                         "wrong number of columns", None),
+    "too many columns": (
+        ["u1", "i1", "1700000000", "view", "", "mobile", "x"],
+        "wrong number of columns",
+        None,
+    ),
     "not a long": (["u1", "i1", "yesterday", "view", "", "mobile"], "TIMESTAMP", "yesterday"),
-    "not a float": (["u1", "i1", "1700000000", "view", "cheap", "mobile"], "EVENT_VALUE",
-                    "cheap"),
-    "empty USER_ID": (["", "i1", "1700000000", "view", "", "mobile"], "USER_ID",
-                      "must not be empty"),
+    "not a float": (["u1", "i1", "1700000000", "view", "cheap", "mobile"], "EVENT_VALUE", "cheap"),
+    "empty USER_ID": (
+        ["", "i1", "1700000000", "view", "", "mobile"],
+        "USER_ID",
+        "must not be empty",
+    ),
     "empty TIMESTAMP": (["u1", "i1", "", "view", "", "mobile"], "TIMESTAMP", "must not be empty"),
-    "id over 256": (["u" * 257, "i1", "1700000000", "view", "", "mobile"], "USER_ID",
-                    "at most 256 characters"),
-    "milliseconds": (["u1", "i1", "1700000000000", "view", "", "mobile"], "TIMESTAMP",
-                     "epoch seconds"),
-    "negative timestamp": (["u1", "i1", "-5", "view", "", "mobile"], "TIMESTAMP",
-                           "epoch seconds"),
+    "id over 256": (
+        ["u" * 257, "i1", "1700000000", "view", "", "mobile"],
+        "USER_ID",
+        "at most 256 characters",
+    ),
+    "milliseconds": (
+        ["u1", "i1", "1700000000000", "view", "", "mobile"],
+        "TIMESTAMP",
+        "epoch seconds",
+    ),
+    "negative timestamp": (["u1", "i1", "-5", "view", "", "mobile"], "TIMESTAMP", "epoch seconds"),
 }
 
 
 @pytest.mark.parametrize("case", sorted(BAD_ROWS))
-def test_each_kind_of_bad_row_fails_the_job_and_imports_nothing(engine, interactions, tmp_path,
-                                                                case):
+def test_each_kind_of_bad_row_fails_the_job_and_imports_nothing(
+    engine, interactions, tmp_path, case
+):
     bad_row, column, detail = BAD_ROWS[case]
     rows = interaction_rows(40)
     rows.insert(25, bad_row)  # data line 26 -> file line 27 (the header is line 1)
@@ -185,9 +196,11 @@ def test_full_replaces_and_incremental_appends(engine, interactions, tmp_path):
 def test_full_import_keeps_rows_that_arrived_as_events(engine, interactions, tmp_path):
     ds = engine.catalog.require(interactions, "dataset")
     with engine.store.cursor() as cur:
-        cur.execute(f"INSERT INTO ds_{ds.id} (\"USER_ID\", \"ITEM_ID\", \"TIMESTAMP\", "
-                    "\"EVENT_TYPE\", _source, _job, _loaded_at) "
-                    "VALUES ('u9', 'i9', 1700000000, 'view', 'event', NULL, 0)")
+        cur.execute(
+            f'INSERT INTO ds_{ds.id} ("USER_ID", "ITEM_ID", "TIMESTAMP", '
+            '"EVENT_TYPE", _source, _job, _loaded_at) '
+            "VALUES ('u9', 'i9', 1700000000, 'view', 'event', NULL, 0)"
+        )
     path = write_csv(tmp_path / "a.csv", HEADER, interaction_rows(10))
     run_import(engine, interactions, str(path), "a")
     run_import(engine, interactions, str(path), "b", mode="FULL")
@@ -197,9 +210,11 @@ def test_full_import_keeps_rows_that_arrived_as_events(engine, interactions, tmp
 def test_users_and_items_incremental_replaces_rows_by_id(engine, group, tmp_path):
     items = make_dataset(engine, group, "Items", ITEMS_SCHEMA)
     header = ["ITEM_ID", "CATEGORY", "PRICE", "CREATION_TIMESTAMP", "DESCRIPTION"]
-    first = write_csv(tmp_path / "a.csv", header,
-                      [["i1", "shoes", "10.5", 1700000000, "red shoe"],
-                       ["i2", "hats|caps", "5", 1700000000, ""]])
+    first = write_csv(
+        tmp_path / "a.csv",
+        header,
+        [["i1", "shoes", "10.5", 1700000000, "red shoe"], ["i2", "hats|caps", "5", 1700000000, ""]],
+    )
     second = write_csv(tmp_path / "b.csv", header, [["i2", "hats", "7.25", 1700000100, "cap"]])
     run_import(engine, items, str(first), "a")
     run_import(engine, items, str(second), "b", mode="INCREMENTAL")
@@ -211,8 +226,11 @@ def test_users_and_items_incremental_replaces_rows_by_id(engine, group, tmp_path
 
 def test_duplicate_ids_in_one_users_import_are_rejected(engine, group, tmp_path):
     users = make_dataset(engine, group, "Users", USERS_SCHEMA)
-    path = write_csv(tmp_path / "u.csv", ["USER_ID", "AGE_BAND"],
-                     [["u1", "18-24"], ["u2", "55+"], ["u1", "25-34"]])
+    path = write_csv(
+        tmp_path / "u.csv",
+        ["USER_ID", "AGE_BAND"],
+        [["u1", "18-24"], ["u2", "55+"], ["u1", "25-34"]],
+    )
     job = run_import(engine, users, str(path), "u")
     assert job["status"] == "CREATE FAILED"
     assert "'u1' appears more than once" in job["failureReason"]
@@ -222,10 +240,16 @@ def test_id_map_gives_stable_dense_ids_across_imports(engine, interactions, grou
     from engine.idmap import IdMap
     from engine.store import id_map
 
-    a = write_csv(tmp_path / "a.csv", HEADER, [["b", "x", 1700000000, "view", "", ""],
-                                               ["a", "y", 1700000001, "view", "", ""]])
-    b = write_csv(tmp_path / "b.csv", HEADER, [["c", "x", 1700000002, "view", "", ""],
-                                               ["a", "z", 1700000003, "view", "", ""]])
+    a = write_csv(
+        tmp_path / "a.csv",
+        HEADER,
+        [["b", "x", 1700000000, "view", "", ""], ["a", "y", 1700000001, "view", "", ""]],
+    )
+    b = write_csv(
+        tmp_path / "b.csv",
+        HEADER,
+        [["c", "x", 1700000002, "view", "", ""], ["a", "z", 1700000003, "view", "", ""]],
+    )
     run_import(engine, interactions, str(a), "a")
     run_import(engine, interactions, str(b), "b", mode="INCREMENTAL")
     gid = engine.catalog.require(group, "dataset-group").id
@@ -241,19 +265,28 @@ def test_id_map_gives_stable_dense_ids_across_imports(engine, interactions, grou
 
 def test_bad_locations_are_rejected_at_once(engine, interactions):
     with pytest.raises(InvalidInputException, match="no such file"):
-        engine.create_dataset_import_job(jobName="j", datasetArn=interactions,
-                                         dataSource={"dataLocation": "s3://nobucket/x.csv"})
+        engine.create_dataset_import_job(
+            jobName="j", datasetArn=interactions, dataSource={"dataLocation": "s3://nobucket/x.csv"}
+        )
     with pytest.raises(InvalidInputException, match="http"):
-        engine.create_dataset_import_job(jobName="j", datasetArn=interactions,
-                                         dataSource={"dataLocation": "https://example.com/x"})
+        engine.create_dataset_import_job(
+            jobName="j",
+            datasetArn=interactions,
+            dataSource={"dataLocation": "https://example.com/x"},
+        )
     with pytest.raises(InvalidInputException, match="importMode"):
-        engine.create_dataset_import_job(jobName="j", datasetArn=interactions,
-                                         dataSource={"dataLocation": "/tmp"},
-                                         importMode="SOMETIMES")
+        engine.create_dataset_import_job(
+            jobName="j",
+            datasetArn=interactions,
+            dataSource={"dataLocation": "/tmp"},
+            importMode="SOMETIMES",
+        )
     with pytest.raises(ResourceNotFoundException):
         engine.create_dataset_import_job(
-            jobName="j", dataSource={"dataLocation": "/tmp"},
-            datasetArn="arn:aws:personalize:us-east-1:000000000000:dataset/none/INTERACTIONS")
+            jobName="j",
+            dataSource={"dataLocation": "/tmp"},
+            datasetArn="arn:aws:personalize:us-east-1:000000000000:dataset/none/INTERACTIONS",
+        )
 
 
 def test_readiness_report(engine, interactions, group, tmp_path):
@@ -291,15 +324,29 @@ def test_event_timeline(engine, interactions, group, tmp_path):
 def test_interrupted_jobs_are_failed_when_the_directory_is_reopened(tmp_path):
     with Engine(tmp_path / "d") as engine:
         group = engine.create_dataset_group(name="g")["datasetGroupArn"]
-        schema = json.dumps({"type": "record", "name": "I", "fields": [
-            {"name": "USER_ID", "type": "string"}, {"name": "ITEM_ID", "type": "string"},
-            {"name": "TIMESTAMP", "type": "long"}]})
+        schema = json.dumps(
+            {
+                "type": "record",
+                "name": "I",
+                "fields": [
+                    {"name": "USER_ID", "type": "string"},
+                    {"name": "ITEM_ID", "type": "string"},
+                    {"name": "TIMESTAMP", "type": "long"},
+                ],
+            }
+        )
         s = engine.create_schema(name="s", schema=schema)["schemaArn"]
-        d = engine.create_dataset(name="d", schemaArn=s, datasetGroupArn=group,
-                                  datasetType="Interactions")["datasetArn"]
-        job = engine.catalog.insert("dataset-import-job", "arn:job/x", "x", parent_arn=d,
-                                    status="CREATE IN_PROGRESS",
-                                    spec={"dataLocation": "/x", "importMode": "FULL"})
+        d = engine.create_dataset(
+            name="d", schemaArn=s, datasetGroupArn=group, datasetType="Interactions"
+        )["datasetArn"]
+        job = engine.catalog.insert(
+            "dataset-import-job",
+            "arn:job/x",
+            "x",
+            parent_arn=d,
+            status="CREATE IN_PROGRESS",
+            spec={"dataLocation": "/x", "importMode": "FULL"},
+        )
     with Engine(tmp_path / "d") as engine:
         again = engine.catalog.get(job.arn)
         assert again.status == "CREATE FAILED"

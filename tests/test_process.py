@@ -29,8 +29,11 @@ ROOT = Path(__file__).resolve().parent.parent
 def child(code: str, *args: str, env: dict | None = None) -> subprocess.Popen:
     """Start a Python child running `code` (dedented) with the project on its path."""
     return subprocess.Popen(
-        [PYTHON, "-c", textwrap.dedent(code), *args], cwd=ROOT,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [PYTHON, "-c", textwrap.dedent(code), *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, **(env or {})},
     )
 
@@ -68,7 +71,9 @@ def test_cli_reports_the_lock_and_exits_2(tmp_path):
         assert holder.stdout.readline().strip() == "ready"
         result = subprocess.run(
             [str(Path(PYTHON).parent / "tailor"), "init", "--data-dir", str(tmp_path / "d")],
-            capture_output=True, text=True, timeout=60,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert result.returncode == 2
         assert f"process {holder.pid}" in " ".join(result.stderr.split())
@@ -113,11 +118,18 @@ def prepare(data_dir: Path, first_rows: int, tmp_path: Path) -> str:
     with Engine(data_dir) as engine:
         group = engine.create_dataset_group(name="g")["datasetGroupArn"]
         schema = engine.create_schema(name="s", schema=json.dumps(INTERACTIONS_SCHEMA))
-        dataset = engine.create_dataset(name="d", schemaArn=schema["schemaArn"],
-                                        datasetGroupArn=group, datasetType="Interactions")
+        dataset = engine.create_dataset(
+            name="d",
+            schemaArn=schema["schemaArn"],
+            datasetGroupArn=group,
+            datasetType="Interactions",
+        )
         path = write_csv(tmp_path / "first.csv", HEADER, interaction_rows(first_rows))
-        job = engine.create_dataset_import_job(jobName="first", datasetArn=dataset["datasetArn"],
-                                               dataSource={"dataLocation": str(path)})
+        job = engine.create_dataset_import_job(
+            jobName="first",
+            datasetArn=dataset["datasetArn"],
+            dataSource={"dataLocation": str(path)},
+        )
         assert engine.wait_for(job["datasetImportJobArn"])["status"] == "ACTIVE"
         return dataset["datasetArn"]
 
@@ -149,8 +161,9 @@ def test_killed_mid_import_leaves_the_dataset_as_it_was(tmp_path):
         killed = [j for j in jobs if j["jobName"].startswith("big-")]
         assert killed[0]["status"] == "CREATE FAILED"
         assert "Interrupted" in killed[0]["failureReason"]
-        report = engine.get_data_readiness(datasetGroupArn=engine.list_dataset_groups()
-                                           ["datasetGroups"][0]["datasetGroupArn"])
+        report = engine.get_data_readiness(
+            datasetGroupArn=engine.list_dataset_groups()["datasetGroups"][0]["datasetGroupArn"]
+        )
         assert report["interactions"] == 500
 
 
@@ -161,10 +174,14 @@ def test_file_far_larger_than_python_could_hold_streams_through_duckdb(tmp_path)
     dataset = prepare(data_dir, 10, tmp_path)
     big = big_interactions_csv(tmp_path / "big.csv", 8_000_000)
     size = big.stat().st_size
-    proc = child(IMPORT_AND_WAIT + "    import resource\n"
-                 "    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, flush=True)\n",
-                 str(data_dir), str(big), "INCREMENTAL",
-                 env={"TAILOR_MEMORY_LIMIT": "128MB", "TAILOR_THREADS": "2"})
+    proc = child(
+        IMPORT_AND_WAIT + "    import resource\n"
+        "    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, flush=True)\n",
+        str(data_dir),
+        str(big),
+        "INCREMENTAL",
+        env={"TAILOR_MEMORY_LIMIT": "128MB", "TAILOR_THREADS": "2"},
+    )
     out, err = proc.communicate(timeout=600)
     lines = out.strip().splitlines()
     assert proc.returncode == 0, err

@@ -40,7 +40,9 @@ def wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> ht
 def start(command: str, data_dir: Path, port: int) -> subprocess.Popen:
     return subprocess.Popen(
         [TAILOR, command, "--data-dir", str(data_dir), "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
 
@@ -67,7 +69,7 @@ def test_tailor_up_serves_dashboard_and_api_from_one_process(tmp_path):
         st = httpx.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=5)
         assert st.status_code == 200 and st.text == "ok"
         page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
-        assert page.status_code == 200 and "<div id=\"root\">" in page.text
+        assert page.status_code == 200 and '<div id="root">' in page.text
         assert httpx.get(f"http://127.0.0.1:{port}/api/health/ready").status_code == 200
         # the same data directory cannot be opened by a second server
         second = start("api", tmp_path / "d", free_port())

@@ -10,33 +10,45 @@ from dashboard.engine_access import get_engine
 engine = get_engine()
 
 st.title("Tailor")
-st.caption("Amazon Personalize's API on your own machine. Data directory: "
-           f"`{engine.data_dir.resolve()}`")
+st.caption(
+    f"Amazon Personalize's API on your own machine. Data directory: `{engine.data_dir.resolve()}`"
+)
 
 groups = engine.list_dataset_groups()["datasetGroups"]
 if not groups:
-    st.info("No dataset groups yet. Create one with boto3 (`create_dataset_group`) or run "
-            "`tailor init --sample` to load the sample store.")
+    st.info(
+        "No dataset groups yet. Create one with boto3 (`create_dataset_group`) or run "
+        "`tailor init --sample` to load the sample store."
+    )
 
 for group in groups:
     arn = group["datasetGroupArn"]
     report = engine.get_data_readiness(datasetGroupArn=arn)
     with st.container(border=True):
-        badge = (":green-badge[:material/check: ready to train]" if report["readyToTrain"]
-                 else ":red-badge[:material/close: not enough data to train]")
+        badge = (
+            ":green-badge[:material/check: ready to train]"
+            if report["readyToTrain"]
+            else ":red-badge[:material/close: not enough data to train]"
+        )
         st.subheader(f"{group['name']}  {badge}")
         cols = st.columns(5)
         cols[0].metric("Interactions", f"{report['interactions']:,}")
         cols[1].metric("Users", f"{report['users']:,}")
         cols[2].metric("Items", f"{report['items']:,}")
         cols[3].metric("Users with 2+ interactions", f"{report['usersWithAtLeast2Interactions']:,}")
-        span = (f"{report['firstEvent']:%Y-%m-%d} → {report['lastEvent']:%Y-%m-%d}"
-                if report["firstEvent"] else "—")
+        span = (
+            f"{report['firstEvent']:%Y-%m-%d} → {report['lastEvent']:%Y-%m-%d}"
+            if report["firstEvent"]
+            else "—"
+        )
         cols[4].metric("Time span", span)
         left, right = st.columns([3, 2])
         with left:
-            st.plotly_chart(events_over_time(engine.get_event_timeline(datasetGroupArn=arn)),
-                            width="stretch", key=f"timeline-{arn}")
+            st.plotly_chart(
+                events_over_time(engine.get_event_timeline(datasetGroupArn=arn)),
+                width="stretch",
+                key=f"timeline-{arn}",
+            )
         with right:
             st.plotly_chart(readiness_gauges(report), width="stretch", key=f"ready-{arn}")
             for check in report["checks"]:
@@ -45,5 +57,7 @@ for group in groups:
             datasets = ", ".join(f"{k.title()}: {v:,} rows" for k, v in report["datasets"].items())
             st.caption(f"Datasets: {datasets or 'none'}")
             if report["eventTypes"]:
-                st.caption("Event types: " + ", ".join(
-                    f"{k or '(none)'} {v:,}" for k, v in report["eventTypes"].items()))
+                st.caption(
+                    "Event types: "
+                    + ", ".join(f"{k or '(none)'} {v:,}" for k, v in report["eventTypes"].items())
+                )

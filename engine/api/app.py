@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from engine import runtime
+from engine.api.control_plane import dispatch
 
 
 def _version() -> str:
@@ -52,4 +53,5 @@ def create_api() -> FastAPI:
         ok = runtime.current() is not None
         return JSONResponse({"status": "ok" if ok else "starting"}, status_code=200 if ok else 503)
 
+    api.add_api_route("/", dispatch, methods=["POST"], include_in_schema=False)
     return api

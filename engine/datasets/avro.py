@@ -93,7 +93,9 @@ def parse_schema(text: str) -> list[SchemaField]:
     for f in parsed:
         key = f.name.upper()
         if key in seen:
-            raise _error(f.name, f"is defined twice (field names are case-insensitive: {seen[key]})")
+            raise _error(
+                f.name, f"is defined twice (field names are case-insensitive: {seen[key]})"
+            )
         seen[key] = f.name
     return parsed
 
@@ -130,7 +132,9 @@ def _flag(name: str, raw: dict, key: str) -> bool:
 def _parse_type(name: str, avro_type: object) -> tuple[str, bool]:
     if isinstance(avro_type, str):
         if avro_type not in PRIMITIVES:
-            raise _error(name, f"type {avro_type!r} is not supported; use one of {list(PRIMITIVES)}")
+            raise _error(
+                name, f"type {avro_type!r} is not supported; use one of {list(PRIMITIVES)}"
+            )
         return avro_type, False
     if isinstance(avro_type, list):
         others = [t for t in avro_type if t != "null"]
@@ -138,11 +142,12 @@ def _parse_type(name: str, avro_type: object) -> tuple[str, bool]:
             if isinstance(others[0], str) and others[0] in PRIMITIVES:
                 return others[0], True
         raise _error(
-            name, f"union {avro_type!r} is not supported; use [\"null\", <one of {list(PRIMITIVES)}>]"
+            name, f'union {avro_type!r} is not supported; use ["null", <one of {list(PRIMITIVES)}>]'
         )
     raise _error(
-        name, f"type {avro_type!r} is not supported (no records, arrays, maps or enums); "
-        f"use one of {list(PRIMITIVES)} or a union with null"
+        name,
+        f"type {avro_type!r} is not supported (no records, arrays, maps or enums); "
+        f"use one of {list(PRIMITIVES)} or a union with null",
     )
 
 
@@ -177,7 +182,9 @@ def _check_field(f: SchemaField, dataset_type: str) -> None:
     if f.name in REQUIRED[dataset_type] and f.nullable:
         raise _error(f.name, "is required and cannot be nullable")
     if f.textual and dataset_type != "ITEMS":
-        raise _error(f.name, f"textual fields are allowed only in ITEMS schemas, not {dataset_type}")
+        raise _error(
+            f.name, f"textual fields are allowed only in ITEMS schemas, not {dataset_type}"
+        )
     if dataset_type == "INTERACTIONS" and f.name in INTERACTIONS_RESERVED:
         allowed = INTERACTIONS_RESERVED[f.name]
         if f.type not in allowed:
@@ -191,6 +198,10 @@ def _check_field(f: SchemaField, dataset_type: str) -> None:
         if f.type != "long":
             raise _error(f.name, f"must be of type long (Unix epoch seconds), not {f.type}")
         return
-    if f.type == "string" and not (f.categorical or f.textual) and f.name not in REQUIRED[dataset_type]:
+    if (
+        f.type == "string"
+        and not (f.categorical or f.textual)
+        and f.name not in REQUIRED[dataset_type]
+    ):
         kind = "categorical or textual" if dataset_type == "ITEMS" else "categorical"
         raise _error(f.name, f'a string metadata field must be {kind} ("categorical": true)')

@@ -19,7 +19,8 @@ RUNNING = ("CREATE PENDING", "CREATE IN_PROGRESS")
 
 def _describe(dataset: Resource) -> dict[str, Any]:
     return summary(
-        dataset, "datasetArn",
+        dataset,
+        "datasetArn",
         datasetGroupArn=dataset.spec["datasetGroupArn"],
         datasetType=dataset.spec["datasetType"],
         schemaArn=dataset.spec["schemaArn"],
@@ -46,9 +47,15 @@ class DatasetOps(EngineBase):
     """The dataset operations of the Engine."""
 
     @operation("CreateDataset")
-    def create_dataset(self, *, name: str, schemaArn: str, datasetGroupArn: str,
-                       datasetType: str, tags: list[dict[str, str]] | None = None
-                       ) -> dict[str, Any]:
+    def create_dataset(
+        self,
+        *,
+        name: str,
+        schemaArn: str,
+        datasetGroupArn: str,
+        datasetType: str,
+        tags: list[dict[str, str]] | None = None,
+    ) -> dict[str, Any]:
         """Create a dataset of a type the schema suits; one dataset per type per group."""
         kind = dataset_type_of(datasetType)
         group = self.catalog.require(datasetGroupArn, DATASET_GROUP)
@@ -58,8 +65,15 @@ class DatasetOps(EngineBase):
         arn = self.arns.dataset(group.name, kind)
         spec = {"datasetGroupArn": datasetGroupArn, "datasetType": kind, "schemaArn": schemaArn}
         with self.store.transaction() as cur:
-            dataset = self.catalog.insert(DATASET, arn, name, parent_arn=datasetGroupArn,
-                                          status="ACTIVE", spec=spec, cursor=cur)
+            dataset = self.catalog.insert(
+                DATASET,
+                arn,
+                name,
+                parent_arn=datasetGroupArn,
+                status="ACTIVE",
+                spec=spec,
+                cursor=cur,
+            )
             data_tables.create_table(cur, dataset.id, fields)
             self.catalog.add_tags(arn, tags, cur)
         return {"datasetArn": arn}
@@ -70,8 +84,13 @@ class DatasetOps(EngineBase):
         return {"dataset": _describe(self.catalog.require(datasetArn, DATASET))}
 
     @operation("ListDatasets")
-    def list_datasets(self, *, datasetGroupArn: str | None = None, nextToken: str | None = None,
-                      maxResults: int | None = None) -> dict[str, Any]:
+    def list_datasets(
+        self,
+        *,
+        datasetGroupArn: str | None = None,
+        nextToken: str | None = None,
+        maxResults: int | None = None,
+    ) -> dict[str, Any]:
         """List datasets (of one dataset group if given), newest first."""
         if datasetGroupArn:
             self.catalog.require(datasetGroupArn, DATASET_GROUP)

@@ -1,4 +1,4 @@
-"""Dataset groups: CreateDatasetGroup, DescribeDatasetGroup, ListDatasetGroups, DeleteDatasetGroup."""
+"""Dataset groups: Create-, Describe-, List- and DeleteDatasetGroup."""
 
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ DATASET_GROUP = "dataset-group"
 
 def _describe(group: Resource) -> dict[str, Any]:
     return summary(
-        group, "datasetGroupArn",
-        roleArn=group.spec.get("roleArn"), kmsKeyArn=group.spec.get("kmsKeyArn"),
+        group,
+        "datasetGroupArn",
+        roleArn=group.spec.get("roleArn"),
+        kmsKeyArn=group.spec.get("kmsKeyArn"),
         domain=group.spec.get("domain"),
     )
 
@@ -24,9 +26,15 @@ class DatasetGroupOps(EngineBase):
     """The dataset group operations of the Engine."""
 
     @operation("CreateDatasetGroup")
-    def create_dataset_group(self, *, name: str, roleArn: str | None = None,
-                             kmsKeyArn: str | None = None, domain: str | None = None,
-                             tags: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    def create_dataset_group(
+        self,
+        *,
+        name: str,
+        roleArn: str | None = None,
+        kmsKeyArn: str | None = None,
+        domain: str | None = None,
+        tags: list[dict[str, str]] | None = None,
+    ) -> dict[str, Any]:
         """Create a dataset group (ACTIVE at once: nothing needs provisioning here)."""
         arn = self.arns.dataset_group(name)
         spec = {"roleArn": roleArn, "kmsKeyArn": kmsKeyArn, "domain": domain}
@@ -44,8 +52,9 @@ class DatasetGroupOps(EngineBase):
         return {"datasetGroup": _describe(self.catalog.require(datasetGroupArn, DATASET_GROUP))}
 
     @operation("ListDatasetGroups")
-    def list_dataset_groups(self, *, nextToken: str | None = None,
-                            maxResults: int | None = None) -> dict[str, Any]:
+    def list_dataset_groups(
+        self, *, nextToken: str | None = None, maxResults: int | None = None
+    ) -> dict[str, Any]:
         """List dataset groups, newest first."""
         rows = [_describe(g) for g in self.catalog.list(DATASET_GROUP)]
         for row in rows:

@@ -104,8 +104,11 @@ def find_rule_violations(path: Path, header: list[str], rules: list[ValueRule]) 
                 value = row[index]
                 if rule.is_bad(value):
                     shown = value if len(value) <= 40 else value[:37] + "..."
-                    found.append(BadRow(str(path), reader.line_num, rule.field,
-                                        f"value {shown!r} {rule.rule}"))
+                    found.append(
+                        BadRow(
+                            str(path), reader.line_num, rule.field, f"value {shown!r} {rule.rule}"
+                        )
+                    )
                     break
             if len(found) >= EXAMPLES:
                 break
@@ -124,8 +127,9 @@ def failure_report(bad_rows: int, total_rows: int, examples: list[BadRow]) -> st
 class ImportRun:
     """One execution of an ImportPlan against the store."""
 
-    def __init__(self, store: Any, catalog: Any, settings: Any, plan: ImportPlan,
-                 progress: ImportProgress) -> None:
+    def __init__(
+        self, store: Any, catalog: Any, settings: Any, plan: ImportPlan, progress: ImportProgress
+    ) -> None:
         self.store, self.catalog, self.settings = store, catalog, settings
         self.plan, self.progress = plan, progress
         self.rules = rules_for(plan.fields, plan.dataset_type)
@@ -135,8 +139,9 @@ class ImportRun:
         """Import everything or nothing; record ACTIVE or CREATE FAILED on the job."""
         try:
             self.progress.step = "reading"
-            files = sources.files_at(self.plan.location, self.store.data_dir, self.settings,
-                                     self.download_dir)
+            files = sources.files_at(
+                self.plan.location, self.store.data_dir, self.settings, self.download_dir
+            )
             self.progress.files_total = len(files)
             headers = self._headers(files)
             self._load(files, headers)
@@ -175,29 +180,34 @@ class ImportRun:
             self._extend_ids(cur)
             self.catalog.update(plan.job_arn, status="ACTIVE", cursor=cur)
             self.catalog.update(
-                self.catalog.get(plan.job_arn, cur).parent_arn, cursor=cur,
+                self.catalog.get(plan.job_arn, cur).parent_arn,
+                cursor=cur,
                 spec_updates={"lastImportRows": total},
             )
 
-    def _load_files(self, cur: Any, files: list[Path], headers: list[list[str]]
-                    ) -> tuple[int, int, list[BadRow]]:
+    def _load_files(
+        self, cur: Any, files: list[Path], headers: list[list[str]]
+    ) -> tuple[int, int, list[BadRow]]:
         plan, now = self.plan, time.time()
         bad = total = 0
         examples: list[BadRow] = []
         for i, (path, header) in enumerate(zip(files, headers, strict=True)):
             if sources.is_parquet(path):
-                count, rows, found = data_tables.parquet_problems(cur, path, header,
-                                                                  plan.fields, self.rules)
+                count, rows, found = data_tables.parquet_problems(
+                    cur, path, header, plan.fields, self.rules
+                )
                 if count:
                     bad, total = bad + count, total + rows
                     examples += found
                     continue
-                total += data_tables.load_parquet(cur, plan.dataset_id, path, header,
-                                                  plan.fields, plan.job_id, now)
+                total += data_tables.load_parquet(
+                    cur, plan.dataset_id, path, header, plan.fields, plan.job_id, now
+                )
             else:
                 rejects = f"rejects_{plan.job_id}_{i}"
-                loaded = data_tables.load_csv(cur, plan.dataset_id, path, header, plan.fields,
-                                              plan.job_id, rejects, now)
+                loaded = data_tables.load_csv(
+                    cur, plan.dataset_id, path, header, plan.fields, plan.job_id, rejects, now
+                )
                 count, found = data_tables.csv_rejects(cur, rejects, path)
                 bad, total, examples = bad + count, total + loaded + count, examples + found
             self.progress.files_done = i + 1
@@ -220,8 +230,13 @@ class ImportRun:
         if dupes:
             bad += len(dupes)
             examples = examples + [
-                BadRow(self.plan.location, None, id_field,
-                       f"value {d!r} appears more than once in this import") for d in dupes
+                BadRow(
+                    self.plan.location,
+                    None,
+                    id_field,
+                    f"value {d!r} appears more than once in this import",
+                )
+                for d in dupes
             ]
         return bad, examples
 

@@ -37,9 +37,15 @@ class ImportJobOps(DatasetOps):
 
     @operation("CreateDatasetImportJob")
     def create_dataset_import_job(
-        self, *, jobName: str, datasetArn: str, dataSource: dict[str, str],
-        roleArn: str | None = None, tags: list[dict[str, str]] | None = None,
-        importMode: str | None = None, publishAttributionMetricsToS3: bool | None = None,
+        self,
+        *,
+        jobName: str,
+        datasetArn: str,
+        dataSource: dict[str, str],
+        roleArn: str | None = None,
+        tags: list[dict[str, str]] | None = None,
+        importMode: str | None = None,
+        publishAttributionMetricsToS3: bool | None = None,
     ) -> dict[str, Any]:
         """Start importing `dataSource.dataLocation` into a dataset in the background.
 
@@ -61,15 +67,34 @@ class ImportJobOps(DatasetOps):
             )
         mode = importMode or "FULL"
         arn = self.arns.dataset_import_job(jobName)
-        spec = {"dataLocation": location, "roleArn": roleArn, "importMode": mode,
-                "publishAttributionMetricsToS3": bool(publishAttributionMetricsToS3)}
+        spec = {
+            "dataLocation": location,
+            "roleArn": roleArn,
+            "importMode": mode,
+            "publishAttributionMetricsToS3": bool(publishAttributionMetricsToS3),
+        }
         with self.store.transaction() as cur:
-            job = self.catalog.insert(IMPORT_JOB, arn, jobName, parent_arn=datasetArn,
-                                      status="CREATE PENDING", spec=spec, cursor=cur)
+            job = self.catalog.insert(
+                IMPORT_JOB,
+                arn,
+                jobName,
+                parent_arn=datasetArn,
+                status="CREATE PENDING",
+                spec=spec,
+                cursor=cur,
+            )
             self.catalog.add_tags(arn, tags, cur)
         group = self.catalog.require(dataset.spec["datasetGroupArn"], "dataset-group")
-        plan = ImportPlan(arn, job.id, dataset.id, dataset.spec["datasetType"], group.id,
-                          self.dataset_fields(dataset), location, mode)
+        plan = ImportPlan(
+            arn,
+            job.id,
+            dataset.id,
+            dataset.spec["datasetType"],
+            group.id,
+            self.dataset_fields(dataset),
+            location,
+            mode,
+        )
         progress = ImportProgress()
         self.jobs.submit(arn, lambda: self._run_import(plan, progress), progress)
         return {"datasetImportJobArn": arn}
@@ -81,12 +106,18 @@ class ImportJobOps(DatasetOps):
     @operation("DescribeDatasetImportJob")
     def describe_dataset_import_job(self, *, datasetImportJobArn: str) -> dict[str, Any]:
         """Describe an import job: status, and failureReason with the bad rows if it failed."""
-        return {"datasetImportJob": _describe(self.catalog.require(datasetImportJobArn, IMPORT_JOB))}
+        return {
+            "datasetImportJob": _describe(self.catalog.require(datasetImportJobArn, IMPORT_JOB))
+        }
 
     @operation("ListDatasetImportJobs")
-    def list_dataset_import_jobs(self, *, datasetArn: str | None = None,
-                                 nextToken: str | None = None, maxResults: int | None = None
-                                 ) -> dict[str, Any]:
+    def list_dataset_import_jobs(
+        self,
+        *,
+        datasetArn: str | None = None,
+        nextToken: str | None = None,
+        maxResults: int | None = None,
+    ) -> dict[str, Any]:
         """List import jobs (of one dataset if given), newest first."""
         if datasetArn:
             self.catalog.require(datasetArn, DATASET)

@@ -30,8 +30,13 @@ class ReadinessOps(DatasetOps):
         datasets = {d.spec["datasetType"]: d for d in self.catalog.list(DATASET, datasetGroupArn)}
         report: dict[str, Any] = {"datasetGroupArn": datasetGroupArn, "datasets": {}}
         profile: dict[str, Any] = {
-            "interactions": 0, "users": 0, "items": 0, "usersWithAtLeast2Interactions": 0,
-            "firstTimestamp": None, "lastTimestamp": None, "eventTypes": {},
+            "interactions": 0,
+            "users": 0,
+            "items": 0,
+            "usersWithAtLeast2Interactions": 0,
+            "firstTimestamp": None,
+            "lastTimestamp": None,
+            "eventTypes": {},
         }
         with self.store.cursor() as cur:
             for kind, dataset in datasets.items():
@@ -45,10 +50,18 @@ class ReadinessOps(DatasetOps):
         report["firstEvent"] = _when(profile["firstTimestamp"])
         report["lastEvent"] = _when(profile["lastTimestamp"])
         report["checks"] = [
-            _check("interactions", profile["interactions"], MIN_INTERACTIONS,
-                   "interactions in the Interactions dataset"),
-            _check("usersWithAtLeast2Interactions", profile["usersWithAtLeast2Interactions"],
-                   MIN_REPEAT_USERS, "users with at least 2 interactions"),
+            _check(
+                "interactions",
+                profile["interactions"],
+                MIN_INTERACTIONS,
+                "interactions in the Interactions dataset",
+            ),
+            _check(
+                "usersWithAtLeast2Interactions",
+                profile["usersWithAtLeast2Interactions"],
+                MIN_REPEAT_USERS,
+                "users with at least 2 interactions",
+            ),
         ]
         report["readyToTrain"] = all(c["passed"] for c in report["checks"])
         return report
@@ -70,7 +83,9 @@ class ReadinessOps(DatasetOps):
 def _check(name: str, value: int, minimum: int, what: str) -> dict[str, Any]:
     passed = value >= minimum
     message = (
-        f"{value:,} {what} (minimum {minimum:,})" if passed
-        else f"only {value:,} {what}; training needs at least {minimum:,} ({minimum - value:,} more)"
+        f"{value:,} {what} (minimum {minimum:,})"
+        if passed
+        else f"only {value:,} {what}; training needs at least {minimum:,} "
+        f"({minimum - value:,} more)"
     )
     return {"name": name, "value": value, "minimum": minimum, "passed": passed, "message": message}

@@ -56,15 +56,23 @@ def rules_for(fields: list[SchemaField], dataset_type: str) -> list[ValueRule]:
     for f in fields:
         required = not f.nullable
         if required and f.type == "string":
-            rules.append(ValueRule(
-                f.name, "is required and must not be empty",
-                lambda c: f"({c} IS NULL OR {c} = '')", lambda t: t == "",
-            ))
+            rules.append(
+                ValueRule(
+                    f.name,
+                    "is required and must not be empty",
+                    lambda c: f"({c} IS NULL OR {c} = '')",
+                    lambda t: t == "",
+                )
+            )
         elif required:
-            rules.append(ValueRule(
-                f.name, "is required and must not be empty", lambda c: f"{c} IS NULL",
-                lambda t: t == "",
-            ))
+            rules.append(
+                ValueRule(
+                    f.name,
+                    "is required and must not be empty",
+                    lambda c: f"{c} IS NULL",
+                    lambda t: t == "",
+                )
+            )
         if f.name in ID_FIELDS:
             rules.append(_max_length(f.name, ID_MAX_LENGTH))
         elif f.categorical:
@@ -72,18 +80,22 @@ def rules_for(fields: list[SchemaField], dataset_type: str) -> list[ValueRule]:
         elif f.textual:
             rules.append(_max_length(f.name, TEXTUAL_MAX_LENGTH))
         if f.name in TIMESTAMP_FIELDS and f.type == "long":
-            rules.append(ValueRule(
-                f.name,
-                f"must be Unix epoch seconds between 0 and {MAX_TIMESTAMP} (year 2100); "
-                "milliseconds are not accepted",
-                lambda c: f"({c} < 0 OR {c} > {MAX_TIMESTAMP})",
-                _timestamp_is_bad,
-            ))
+            rules.append(
+                ValueRule(
+                    f.name,
+                    f"must be Unix epoch seconds between 0 and {MAX_TIMESTAMP} (year 2100); "
+                    "milliseconds are not accepted",
+                    lambda c: f"({c} < 0 OR {c} > {MAX_TIMESTAMP})",
+                    _timestamp_is_bad,
+                )
+            )
     return rules
 
 
 def _max_length(name: str, limit: int) -> ValueRule:
     return ValueRule(
-        name, f"must be at most {limit} characters",
-        lambda c: f"length({c}) > {limit}", lambda t: len(t) > limit,
+        name,
+        f"must be at most {limit} characters",
+        lambda c: f"length({c}) > {limit}",
+        lambda t: len(t) > limit,
     )

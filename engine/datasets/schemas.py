@@ -24,8 +24,7 @@ class SchemaOps(EngineBase):
     """The schema operations of the Engine."""
 
     @operation("CreateSchema")
-    def create_schema(self, *, name: str, schema: str, domain: str | None = None
-                      ) -> dict[str, Any]:
+    def create_schema(self, *, name: str, schema: str, domain: str | None = None) -> dict[str, Any]:
         """Create a schema from Avro JSON text; InvalidInputException names a bad field."""
         parse_schema(schema)
         arn = self.arns.schema(name)
@@ -38,8 +37,9 @@ class SchemaOps(EngineBase):
         return {"schema": _describe(self.catalog.require(schemaArn, SCHEMA))}
 
     @operation("ListSchemas")
-    def list_schemas(self, *, nextToken: str | None = None, maxResults: int | None = None
-                     ) -> dict[str, Any]:
+    def list_schemas(
+        self, *, nextToken: str | None = None, maxResults: int | None = None
+    ) -> dict[str, Any]:
         """List schemas, newest first."""
         rows = [_describe(s, with_body=False) for s in self.catalog.list(SCHEMA)]
         return paginate("ListSchemas", rows, "schemas", nextToken, maxResults)
@@ -48,7 +48,9 @@ class SchemaOps(EngineBase):
     def delete_schema(self, *, schemaArn: str) -> dict[str, Any]:
         """Delete a schema no dataset uses."""
         self.catalog.require(schemaArn, SCHEMA)
-        users = [d.arn for d in self.catalog.list("dataset") if d.spec.get("schemaArn") == schemaArn]
+        users = [
+            d.arn for d in self.catalog.list("dataset") if d.spec.get("schemaArn") == schemaArn
+        ]
         if users:
             raise ResourceInUseException(
                 f"Schema {schemaArn} is used by dataset(s) {', '.join(users)}: delete them first"

@@ -58,7 +58,9 @@ def files_at(location: str, data_dir: Path, settings: Settings, download_dir: Pa
         return files
     if path.is_file():
         return [path]
-    raise InvalidInputException(f"dataSource.dataLocation {location!r}: no such file or folder ({path})")
+    raise InvalidInputException(
+        f"dataSource.dataLocation {location!r}: no such file or folder ({path})"
+    )
 
 
 def _download_s3(location: str, settings: Settings, download_dir: Path) -> list[Path]:
@@ -69,7 +71,9 @@ def _download_s3(location: str, settings: Settings, download_dir: Path) -> list[
     s3 = boto3.client("s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.region)
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key)
     keys = sorted(
-        obj["Key"] for page in pages for obj in page.get("Contents", [])
+        obj["Key"]
+        for page in pages
+        for obj in page.get("Contents", [])
         if obj["Key"] == key or (key.endswith("/") or obj["Key"].startswith(key.rstrip("/") + "/"))
     )
     keys = [k for k in keys if k.lower().endswith(DATA_SUFFIXES)]
@@ -99,4 +103,6 @@ def csv_header(path: Path) -> list[str]:
         except StopIteration:
             return []
         except (csv.Error, UnicodeDecodeError) as exc:
-            raise InvalidInputException(f"{path.name}: cannot read the header line: {exc}") from None
+            raise InvalidInputException(
+                f"{path.name}: cannot read the header line: {exc}"
+            ) from None

@@ -15,7 +15,9 @@ from typing import Any
 from engine.errors import ResourceAlreadyExistsException, ResourceNotFoundException
 from engine.store.connection import Store
 
-COLUMNS = "id, arn, resource_type, name, parent_arn, status, failure_reason, created_at, updated_at, spec"
+COLUMNS = (
+    "id, arn, resource_type, name, parent_arn, status, failure_reason, created_at, updated_at, spec"
+)
 
 
 @dataclass
@@ -73,7 +75,16 @@ class Catalog:
                     f"INSERT INTO resources ({COLUMNS}) VALUES "
                     "(nextval('resource_id_seq'), ?, ?, ?, ?, ?, NULL, ?, ?, ?) "
                     f"RETURNING {COLUMNS}",
-                    [arn, resource_type, name, parent_arn, status, now, now, json.dumps(spec or {})],
+                    [
+                        arn,
+                        resource_type,
+                        name,
+                        parent_arn,
+                        status,
+                        now,
+                        now,
+                        json.dumps(spec or {}),
+                    ],
                 ).fetchone()
         return Resource.from_row(row)
 
@@ -143,7 +154,7 @@ class Catalog:
             cur.execute("DELETE FROM tags WHERE resource_arn = ?", [arn])
 
     def add_tags(self, arn: str, tags: list[dict[str, str]] | None, cursor: Any = None) -> None:
-        """Attach `[{"tagKey": ..., "tagValue": ...}]` to a resource (a key set twice is replaced)."""
+        """Attach `[{"tagKey": ..., "tagValue": ...}]` to a resource (a key set again replaces)."""
         if not tags:
             return
         with self._cursor(cursor) as cur:

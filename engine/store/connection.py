@@ -41,7 +41,9 @@ class Store:
         self.lock = DataDirLock(self.data_dir)
         self.lock.acquire()
         try:
-            self.connection = duckdb.connect(str(self.data_dir / DB_FILE), config=self._config(settings))
+            self.connection = duckdb.connect(
+                str(self.data_dir / DB_FILE), config=self._config(settings)
+            )
         except BaseException:
             self.lock.release()
             raise
@@ -57,13 +59,15 @@ class Store:
         return config
 
     def migrate(self) -> list[int]:
-        """Apply the migrations not yet applied, each in its own transaction; return their versions."""
+        """Apply pending migrations, each in its own transaction; return their versions."""
         with self.cursor() as cur:
             cur.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations "
                 "(version INTEGER NOT NULL, name VARCHAR NOT NULL, applied_at DOUBLE NOT NULL)"
             )
-            done = {row[0] for row in cur.execute("SELECT version FROM schema_migrations").fetchall()}
+            done = {
+                row[0] for row in cur.execute("SELECT version FROM schema_migrations").fetchall()
+            }
         applied = []
         for version, name, sql in migration_files():
             if version in done:

@@ -71,8 +71,14 @@ def csv_options(columns: dict[str, str], rejects: str) -> str:
 
 
 def load_csv(
-    cur: Any, dataset_id: int, path: Path, header: list[str], fields: list[SchemaField],
-    job_id: int, rejects: str, loaded_at: float,
+    cur: Any,
+    dataset_id: int,
+    path: Path,
+    header: list[str],
+    fields: list[SchemaField],
+    job_id: int,
+    rejects: str,
+    loaded_at: float,
 ) -> int:
     """Append a CSV file's rows (columns in `header` order); bad rows go to `rejects`."""
     types = {f.name: f.duckdb_type for f in fields}
@@ -96,8 +102,12 @@ def csv_rejects(cur: Any, rejects: str, path: Path) -> tuple[int, list[BadRow]]:
         f"ORDER BY line LIMIT {EXAMPLES}"
     ).fetchall()
     examples = [
-        BadRow(str(path), int(line), column if kind == "CAST" else None,
-               _reject_reason(str(kind), message, csv_line))
+        BadRow(
+            str(path),
+            int(line),
+            column if kind == "CAST" else None,
+            _reject_reason(str(kind), message, csv_line),
+        )
         for line, column, kind, message, csv_line in rows
     ]
     return int(count), examples
@@ -107,7 +117,9 @@ def _reject_reason(kind: str, message: str, csv_line: str | None) -> str:
     if kind == "CAST":
         return message.replace("Error when converting column", "cannot convert column")
     if kind in ("MISSING COLUMNS", "TOO MANY COLUMNS"):
-        return f"wrong number of columns ({message.replace('Expected Number of Columns', 'expected')})"
+        return (
+            f"wrong number of columns ({message.replace('Expected Number of Columns', 'expected')})"
+        )
     return f"{kind.lower()}: {message}"
 
 
@@ -118,7 +130,11 @@ def parquet_columns(cur: Any, path: Path) -> list[str]:
 
 
 def parquet_problems(
-    cur: Any, path: Path, header: list[str], fields: list[SchemaField], rules: list[ValueRule],
+    cur: Any,
+    path: Path,
+    header: list[str],
+    fields: list[SchemaField],
+    rules: list[ValueRule],
 ) -> tuple[int, int, list[BadRow]]:
     """(bad rows, all rows, first bad rows) of a Parquet file: values that do not convert to
     the schema's types or break a rule."""
@@ -126,8 +142,13 @@ def parquet_problems(
     checks: list[tuple[str, str, str]] = []
     for name in header:
         src, typed = quote(name), f"TRY_CAST({quote(name)} AS {by_name[name].duckdb_type})"
-        checks.append((name, f"{src} IS NOT NULL AND {typed} IS NULL",
-                       f"value does not convert to {by_name[name].type}"))
+        checks.append(
+            (
+                name,
+                f"{src} IS NOT NULL AND {typed} IS NULL",
+                f"value does not convert to {by_name[name].type}",
+            )
+        )
     for rule in rules:
         if rule.field in header:
             typed = f"TRY_CAST({quote(rule.field)} AS {by_name[rule.field].duckdb_type})"
@@ -146,7 +167,8 @@ def parquet_problems(
     )
     rows = cur.execute(
         f"SELECT file_row_number, CASE {cases} END FROM {source} WHERE {any_bad} "
-        f"ORDER BY file_row_number LIMIT {EXAMPLES}", [str(path)],
+        f"ORDER BY file_row_number LIMIT {EXAMPLES}",
+        [str(path)],
     ).fetchall()
     examples = [
         BadRow(str(path), None, checks[int(i)][0], checks[int(i)][2], row=int(n) + 1)
@@ -156,8 +178,13 @@ def parquet_problems(
 
 
 def load_parquet(
-    cur: Any, dataset_id: int, path: Path, header: list[str], fields: list[SchemaField],
-    job_id: int, loaded_at: float,
+    cur: Any,
+    dataset_id: int,
+    path: Path,
+    header: list[str],
+    fields: list[SchemaField],
+    job_id: int,
+    loaded_at: float,
 ) -> int:
     """Append a (checked) Parquet file's rows, cast to the schema's types."""
     by_name = {f.name: f for f in fields}
@@ -176,9 +203,12 @@ def rule_violations(cur: Any, dataset_id: int, rules: list[ValueRule], job_id: i
     if not rules:
         return 0
     any_bad = " OR ".join(f"coalesce({r.sql(quote(r.field))}, false)" for r in rules)
-    return int(cur.execute(
-        f"SELECT count(*) FROM {table_name(dataset_id)} WHERE _job = ? AND ({any_bad})", [job_id]
-    ).fetchone()[0])
+    return int(
+        cur.execute(
+            f"SELECT count(*) FROM {table_name(dataset_id)} WHERE _job = ? AND ({any_bad})",
+            [job_id],
+        ).fetchone()[0]
+    )
 
 
 def delete_previous_imports(cur: Any, dataset_id: int, job_id: int) -> int:

@@ -10,8 +10,9 @@ from engine.store.data_tables import table_name
 ENTITIES = ("USER", "ITEM")
 
 
-def extend(cur: Any, group_id: int, entity: str, dataset_id: int, id_field: str, job_id: int
-           ) -> int:
+def extend(
+    cur: Any, group_id: int, entity: str, dataset_id: int, id_field: str, job_id: int
+) -> int:
     """Give a dense id to each `id_field` value written by `job_id` that has none yet.
 
     New ids continue after the largest existing one, in sorted order of the external id, so

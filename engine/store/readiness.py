@@ -20,13 +20,17 @@ def interactions_profile(cur: Any, dataset_id: int, has_event_type: bool) -> dic
     event_types: dict[str, int] = {}
     if has_event_type:
         for name, count in cur.execute(
-            f'SELECT coalesce("EVENT_TYPE", \'\'), count(*) FROM {table} GROUP BY 1 ORDER BY 2 DESC'
+            f"SELECT coalesce(\"EVENT_TYPE\", ''), count(*) FROM {table} GROUP BY 1 ORDER BY 2 DESC"
         ).fetchall():
             event_types[name] = int(count)
     return {
-        "interactions": int(rows), "users": int(users), "items": int(items),
+        "interactions": int(rows),
+        "users": int(users),
+        "items": int(items),
         "usersWithAtLeast2Interactions": int(repeat_users),
-        "firstTimestamp": first, "lastTimestamp": last, "eventTypes": event_types,
+        "firstTimestamp": first,
+        "lastTimestamp": last,
+        "eventTypes": event_types,
     }
 
 
@@ -39,7 +43,7 @@ def events_per_day(cur: Any, dataset_id: int, has_event_type: bool) -> Any:
     """A Polars frame (day, event_type, events) over an Interactions table."""
     event_type = '"EVENT_TYPE"' if has_event_type else "'interaction'"
     return cur.sql(
-        f"SELECT CAST(to_timestamp(\"TIMESTAMP\") AS DATE) AS day, "
+        f'SELECT CAST(to_timestamp("TIMESTAMP") AS DATE) AS day, '
         f"coalesce({event_type}, '') AS event_type, count(*) AS events "
         f"FROM {table_name(dataset_id)} GROUP BY ALL ORDER BY day, event_type"
     ).pl()

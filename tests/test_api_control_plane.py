@@ -1,0 +1,163 @@
+"""The control plane over HTTP with real AWS clients: boto3 and the AWS CLI (issue 2's
+operations on the JSON 1.1 protocol; the rest of the wire API comes with issue 4)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.helpers import HEADER, INTERACTIONS_SCHEMA, interaction_rows, write_csv
+from tests.test_server import free_port, start, stop, wait_until_up
+
+AWS = str(Path(sys.executable).parent / "aws")
+CREDENTIALS = {"aws_access_key_id": "tailor", "aws_secret_access_key": "tailor"}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("api") / "d"
+    port = free_port()
+    proc = start("api", data_dir, port)
+    wait_until_up(f"http://127.0.0.1:{port}/api/health", proc)
+    yield f"http://127.0.0.1:{port}/api", data_dir
+    stop(proc)
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return boto3.client(
+        "personalize", endpoint_url=server[0], region_name="us-east-1", **CREDENTIALS
+    )
+
+
+def test_boto3_creates_and_describes_a_dataset_group(client):
+    arn = client.create_dataset_group(name="wire")["datasetGroupArn"]
+    assert arn == "arn:aws:personalize:us-east-1:000000000000:dataset-group/wire"
+    group = client.describe_dataset_group(datasetGroupArn=arn)["datasetGroup"]
+    assert group["status"] == "ACTIVE"
+    assert group["creationDateTime"].year >= 2025  # parsed by botocore as a timestamp
+    assert arn in [g["datasetGroupArn"] for g in client.list_dataset_groups()["datasetGroups"]]
+
+
+def test_boto3_raises_the_modelled_exceptions(client):
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        client.describe_schema(schemaArn="arn:aws:personalize:us-east-1:000000000000:schema/no")
+    client.create_dataset_group(name="twice")
+    with pytest.raises(client.exceptions.ResourceAlreadyExistsException):
+        client.create_dataset_group(name="twice")
+    with pytest.raises(client.exceptions.InvalidInputException) as caught:
+        client.create_schema(name="broken", schema='{"type": "record", "name": "X", "fields": 1}')
+    assert "fields" in caught.value.response["Error"]["Message"]
+    with pytest.raises(client.exceptions.InvalidNextTokenException):
+        client.list_schemas(nextToken="forged")
+
+
+def test_unsupported_operations_answer_a_clear_error(client):
+    with pytest.raises(ClientError) as caught:
+        client.list_campaigns()
+    error = caught.value.response["Error"]
+    assert error["Code"] == "UnsupportedOperationException"
+    assert "ListCampaigns" in error["Message"]
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_boto3_import_from_the_embedded_s3_store(client, server):
+    _, data_dir = server
+    bucket = data_dir / "s3" / "shop-data"
+    write_csv(bucket / "interactions.csv", HEADER, interaction_rows(1500, users=40))
+    group = client.create_dataset_group(name="imports")["datasetGroupArn"]
+    schema = client.create_schema(name="imports-i", schema=json.dumps(INTERACTIONS_SCHEMA))
+    dataset = client.create_dataset(
+        name="i", schemaArn=schema["schemaArn"], datasetGroupArn=group, datasetType="Interactions"
+    )
+    job_arn = client.create_dataset_import_job(
+        jobName="wire-import",
+        datasetArn=dataset["datasetArn"],
+        dataSource={"dataLocation": "s3://shop-data/interactions.csv"},
+        roleArn="arn:aws:iam::000000000000:role/personalize",
+    )["datasetImportJobArn"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        job = client.describe_dataset_import_job(datasetImportJobArn=job_arn)["datasetImportJob"]
+        if job["status"] in ("ACTIVE", "CREATE FAILED"):
+            break
+        time.sleep(0.2)
+    assert job["status"] == "ACTIVE", job.get("failureReason")
+    assert job["roleArn"] == "arn:aws:iam::000000000000:role/personalize"
+    listed = client.list_dataset_import_jobs(datasetArn=dataset["datasetArn"])
+    assert listed["datasetImportJobs"][0]["jobName"] == "wire-import"
+
+
+def test_malformed_requests_get_aws_errors(server):
+    import httpx
+
+    url = server[0]
+    headers = {"Content-Type": "application/x-amz-json-1.1"}
+    bad_json = httpx.post(
+        url, content=b"{nope", headers={**headers, "X-Amz-Target": "AmazonPersonalize.ListSchemas"}
+    )
+    assert bad_json.status_code == 400
+    assert bad_json.json()["__type"] == "SerializationException"
+    unknown = httpx.post(
+        url, content=b"{}", headers={**headers, "X-Amz-Target": "AmazonPersonalize.Explode"}
+    )
+    assert unknown.json()["__type"] == "UnknownOperationException"
+    extra = httpx.post(
+        url,
+        content=b'{"colour": "red"}',
+        headers={**headers, "X-Amz-Target": "AmazonPersonalize.ListSchemas"},
+    )
+    assert extra.json()["__type"] == "InvalidInputException"
+    assert "colour" in extra.json()["message"]
+
+
+def test_aws_cli_talks_to_tailor(server):
+    url, _ = server
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "tailor",
+        "AWS_SECRET_ACCESS_KEY": "tailor",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    created = subprocess.run(
+        [AWS, "personalize", "create-dataset-group", "--name", "from-cli", "--endpoint-url", url],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert created.returncode == 0, created.stderr
+    assert json.loads(created.stdout)["datasetGroupArn"].endswith("dataset-group/from-cli")
+    listed = subprocess.run(
+        [AWS, "personalize", "list-dataset-groups", "--endpoint-url", url],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert "from-cli" in listed.stdout
+    missing = subprocess.run(
+        [
+            AWS,
+            "personalize",
+            "describe-dataset",
+            "--endpoint-url",
+            url,
+            "--dataset-arn",
+            "arn:aws:personalize:us-east-1:000000000000:dataset/none/ITEMS",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert missing.returncode != 0
+    assert "ResourceNotFoundException" in missing.stderr
