@@ -7,7 +7,6 @@ server starts (so a locked data directory fails at once) and closed by the app's
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -22,12 +21,6 @@ from engine.engine import Engine
 
 DASHBOARD_SCRIPT = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 
-STREAMLIT_DEFAULTS = {
-    "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
-    "STREAMLIT_SERVER_HEADLESS": "true",
-    "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none",
-    "STREAMLIT_CLIENT_TOOLBAR_MODE": "minimal",
-}
 
 
 def _lifespan(engine: Engine):
@@ -50,9 +43,7 @@ def build_app(engine: Engine, dashboard: bool = True) -> Any:
     routes = [Route("/api", dispatch, methods=["POST"]), Mount("/api", app=api)]
     if not dashboard:
         return Starlette(routes=routes, lifespan=_lifespan(engine))
-    for key, value in STREAMLIT_DEFAULTS.items():
-        os.environ.setdefault(key, value)
-    from streamlit.starlette import App
+    from streamlit.starlette import App  # settings: dashboard/.streamlit/config.toml
 
     return App(str(DASHBOARD_SCRIPT), routes=routes, lifespan=_lifespan(engine))
 

@@ -33,15 +33,15 @@ for group in groups:
         st.subheader(f"{group['name']}  {badge}")
         cols = st.columns(5)
         cols[0].metric("Interactions", f"{report['interactions']:,}")
-        cols[1].metric("Users", f"{report['users']:,}")
-        cols[2].metric("Items", f"{report['items']:,}")
+        cols[1].metric("Users with interactions", f"{report['users']:,}")
+        cols[2].metric("Items with interactions", f"{report['items']:,}")
         cols[3].metric("Users with 2+ interactions", f"{report['usersWithAtLeast2Interactions']:,}")
-        span = (
-            f"{report['firstEvent']:%Y-%m-%d} → {report['lastEvent']:%Y-%m-%d}"
-            if report["firstEvent"]
-            else "—"
-        )
-        cols[4].metric("Time span", span)
+        if report["firstEvent"]:
+            days = (report["lastEvent"] - report["firstEvent"]).days + 1
+            dates = f"{report['firstEvent']:%Y-%m-%d} → {report['lastEvent']:%Y-%m-%d}"
+            cols[4].metric("Time span", f"{days:,} days", help=dates)
+        else:
+            cols[4].metric("Time span", "—")
         left, right = st.columns([3, 2])
         with left:
             st.plotly_chart(
