@@ -22,7 +22,6 @@ from engine.engine import Engine
 DASHBOARD_SCRIPT = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 
 
-
 def _lifespan(engine: Engine):
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
