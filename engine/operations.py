@@ -112,7 +112,7 @@ def _check_value(shape: Shape, value: Any, path: str, name: str) -> None:
 def _check_string(value: Any, meta: dict, path: str, name: str) -> None:
     if not isinstance(value, str):
         raise InvalidInputException(f"{path}: value {value!r} must be a string")
-    _check_size(len(value), meta, path, "characters")
+    _check_size(len(value), meta, path, "characters", value)
     if "enum" in meta and value not in meta["enum"]:
         allowed = ", ".join(meta["enum"])
         raise InvalidInputException(f"{path}: value {value!r} must be one of: {allowed}")
@@ -121,11 +121,21 @@ def _check_string(value: Any, meta: dict, path: str, name: str) -> None:
         raise InvalidInputException(f"{path}: value {value!r} does not match the pattern {pattern}")
 
 
-def _check_size(size: int, meta: dict, path: str, unit: str) -> None:
+def _check_size(size: int, meta: dict, path: str, unit: str, value: Any = None) -> None:
+    shown = f"value {_shown(value)} " if value is not None else ""
     if "min" in meta and size < meta["min"]:
-        raise InvalidInputException(f"{path}: must have at least {meta['min']} {unit}, has {size}")
+        raise InvalidInputException(
+            f"{path}: {shown}must have at least {meta['min']} {unit}, has {size}"
+        )
     if "max" in meta and size > meta["max"]:
-        raise InvalidInputException(f"{path}: must have at most {meta['max']} {unit}, has {size}")
+        raise InvalidInputException(
+            f"{path}: {shown}must have at most {meta['max']} {unit}, has {size}"
+        )
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _check_range(value: float, meta: dict, path: str) -> None:
@@ -167,10 +177,11 @@ def decode_next_token(listing: str, token: str | None) -> int:
     if not token:
         return 0
     try:
-        data = json.loads(base64.urlsafe_b64decode(token.encode()))
-        if data["l"] != listing or not isinstance(data["o"], int) or data["o"] < 0:
+        data = json.loads(base64.b64decode(token.encode(), altchars=b"-_", validate=True))
+        offset = data["o"]
+        if data["l"] != listing or type(offset) is not int or offset < 0:
             raise ValueError
-        return data["o"]
+        return offset
     except (ValueError, KeyError, TypeError):
         raise InvalidNextTokenException(
             f"nextToken {token!r} was not issued for {listing}"

@@ -100,7 +100,9 @@ class DatasetOps(EngineBase):
             for key in ("datasetGroupArn", "schemaArn", "trackingId"):
                 row.pop(key, None)
             rows.append(row)
-        return paginate("ListDatasets", rows, "datasets", nextToken, maxResults)
+        return paginate(
+            f"ListDatasets:{datasetGroupArn or ''}", rows, "datasets", nextToken, maxResults
+        )
 
     @operation("DeleteDataset")
     def delete_dataset(self, *, datasetArn: str) -> dict[str, Any]:

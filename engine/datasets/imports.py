@@ -122,4 +122,10 @@ class ImportJobOps(DatasetOps):
         if datasetArn:
             self.catalog.require(datasetArn, DATASET)
         rows = [_describe(j, full=False) for j in self.catalog.list(IMPORT_JOB, datasetArn)]
-        return paginate("ListDatasetImportJobs", rows, "datasetImportJobs", nextToken, maxResults)
+        return paginate(
+            f"ListDatasetImportJobs:{datasetArn or ''}",
+            rows,
+            "datasetImportJobs",
+            nextToken,
+            maxResults,
+        )

@@ -45,14 +45,18 @@ def _favourites(cfg: SampleConfig, users: Users) -> np.ndarray:
 
 
 def _lists(
-    cfg: SampleConfig, rng: np.random.Generator, users: Users, items: Items,
-    user: np.ndarray, ts: np.ndarray,
+    cfg: SampleConfig,
+    rng: np.random.Generator,
+    users: Users,
+    items: Items,
+    user: np.ndarray,
+    ts: np.ndarray,
 ) -> np.ndarray:
     """The items shown in each exposure (only items that exist at its time)."""
     base = np.array([cfg.category_base_weight[c] for c in CATEGORIES])
     cat_total = np.bincount(items.category, weights=items.popularity, minlength=len(CATEGORIES))
     overall = base[items.category] * items.popularity / cat_total[items.category]
-    popular = overall ** cfg.ab_popular_sharpness
+    popular = overall**cfg.ab_popular_sharpness
     fav = _favourites(cfg, users)
     out = np.empty((len(ts), cfg.ab_list_size), dtype=np.int64)
     for lo in range(0, len(ts), CHUNK):
@@ -65,7 +69,11 @@ def _lists(
 
 
 def make_exposures(
-    cfg: SampleConfig, rng: np.random.Generator, users: Users, items: Items, start: date,
+    cfg: SampleConfig,
+    rng: np.random.Generator,
+    users: Users,
+    items: Items,
+    start: date,
     start_ts: int,
 ) -> Exposures:
     """Draw the exposures of the A/B period (weekly and daily activity curves apply)."""

@@ -16,8 +16,14 @@ if TYPE_CHECKING:
     from engine.sample.generator import SampleConfig
 
 CATEGORIES = (
-    "electronics", "fashion", "home_garden", "books",
-    "sports_outdoor", "toys_games", "beauty", "grocery",
+    "electronics",
+    "fashion",
+    "home_garden",
+    "books",
+    "sports_outdoor",
+    "toys_games",
+    "beauty",
+    "grocery",
 )
 SUB_CATEGORIES = {
     "electronics": ("phones", "laptops", "headphones", "cameras"),
@@ -41,24 +47,60 @@ BRANDS = {
 }
 # Noun used in descriptions for each sub-category.
 NOUNS = {
-    "phones": "smartphone", "laptops": "laptop", "headphones": "headset", "cameras": "camera",
-    "coats": "coat", "shoes": "pair of shoes", "dresses": "dress",
-    "furniture": "side table", "kitchen": "cookware set", "garden_tools": "garden tool kit",
-    "fiction": "novel", "non_fiction": "non-fiction title", "childrens_books": "picture book",
-    "cycling": "cycling jersey", "camping": "camping tent", "fitness": "yoga mat",
-    "swimming": "swimsuit", "video_games": "video game", "board_games": "board game",
-    "puzzles": "jigsaw puzzle", "skincare": "face cream", "makeup": "lipstick",
-    "fragrance": "eau de parfum", "snacks": "snack box", "beverages": "cold brew coffee",
+    "phones": "smartphone",
+    "laptops": "laptop",
+    "headphones": "headset",
+    "cameras": "camera",
+    "coats": "coat",
+    "shoes": "pair of shoes",
+    "dresses": "dress",
+    "furniture": "side table",
+    "kitchen": "cookware set",
+    "garden_tools": "garden tool kit",
+    "fiction": "novel",
+    "non_fiction": "non-fiction title",
+    "childrens_books": "picture book",
+    "cycling": "cycling jersey",
+    "camping": "camping tent",
+    "fitness": "yoga mat",
+    "swimming": "swimsuit",
+    "video_games": "video game",
+    "board_games": "board game",
+    "puzzles": "jigsaw puzzle",
+    "skincare": "face cream",
+    "makeup": "lipstick",
+    "fragrance": "eau de parfum",
+    "snacks": "snack box",
+    "beverages": "cold brew coffee",
     "pantry": "olive oil",
 }
 ADJECTIVES = (
-    "lightweight", "durable", "compact", "premium", "classic", "modern", "eco-friendly",
-    "versatile", "bestselling", "handcrafted", "sleek", "cozy", "everyday", "award-winning",
+    "lightweight",
+    "durable",
+    "compact",
+    "premium",
+    "classic",
+    "modern",
+    "eco-friendly",
+    "versatile",
+    "bestselling",
+    "handcrafted",
+    "sleek",
+    "cozy",
+    "everyday",
+    "award-winning",
 )
 PURPOSES = (
-    "for everyday use", "for busy mornings", "made to last", "for the whole family",
-    "perfect as a gift", "for beginners and experts alike", "with a two-year warranty",
-    "at a friendly price", "loved by our regulars", "designed for comfort",
+    "for everyday use",
+    "for busy mornings",
+    "made to last",
+    "for the whole family",
+    "perfect as a gift",
+    "for beginners and experts alike",
+    "with a two-year warranty",
+    "at a friendly price",
+    "loved by our regulars",
+    "designed for comfort",
 )
 TEMPLATES = (  # some contain commas, so DESCRIPTION exercises CSV quoting
     "{a} {adj} {noun} from {brand} {purpose}.",
@@ -146,10 +188,16 @@ def _descriptions(sub: list[str], brand: list[str], rng: np.random.Generator) ->
     out = []
     for j in range(n):
         first = ADJECTIVES[adj[j, 0]]
-        out.append(TEMPLATES[tpl[j]].format(
-            a="An" if first[0] in "aeiou" else "A", adj=first, adj2=ADJECTIVES[adj[j, 1]],
-            noun=NOUNS[sub[j]], brand=brand[j], purpose=PURPOSES[purpose[j]],
-        ))
+        out.append(
+            TEMPLATES[tpl[j]].format(
+                a="An" if first[0] in "aeiou" else "A",
+                adj=first,
+                adj2=ADJECTIVES[adj[j, 1]],
+                noun=NOUNS[sub[j]],
+                brand=brand[j],
+                purpose=PURPOSES[purpose[j]],
+            )
+        )
     return out
 
 
@@ -157,8 +205,9 @@ def make_items(cfg: SampleConfig, rng: np.random.Generator, start: int, end: int
     """Draw the catalogue: category, sub-category, brand, price, creation time, popularity."""
     n = cfg.n_items
     cat = rng.choice(len(CATEGORIES), size=n, p=cfg.category_item_shares)
-    sub = [SUB_CATEGORIES[CATEGORIES[c]][rng.integers(len(SUB_CATEGORIES[CATEGORIES[c]]))]
-           for c in cat]
+    sub = [
+        SUB_CATEGORIES[CATEGORIES[c]][rng.integers(len(SUB_CATEGORIES[CATEGORIES[c]]))] for c in cat
+    ]
     brand = [BRANDS[CATEGORIES[c]][rng.integers(len(BRANDS[CATEGORIES[c]]))] for c in cat]
     median = np.array([cfg.price_median[c] for c in CATEGORIES])[cat]
     sigma = np.array([cfg.price_sigma[c] for c in CATEGORIES])[cat]

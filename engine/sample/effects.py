@@ -65,8 +65,13 @@ def draw_times(
 
 
 def category_weights(
-    cfg: SampleConfig, users: Users, user: np.ndarray, device: np.ndarray, ts: np.ndarray,
-    start: date, start_ts: int,
+    cfg: SampleConfig,
+    users: Users,
+    user: np.ndarray,
+    device: np.ndarray,
+    ts: np.ndarray,
+    start: date,
+    start_ts: int,
 ) -> np.ndarray:
     """(n_events, n_categories) weights: base x age band x device x time of day x season x
     the user's personal taste."""
@@ -82,8 +87,13 @@ def category_weights(
 
 
 def item_weights(
-    cfg: SampleConfig, items: Items, members: np.ndarray, ts: np.ndarray, tier: np.ndarray,
-    start: date, start_ts: int,
+    cfg: SampleConfig,
+    items: Items,
+    members: np.ndarray,
+    ts: np.ndarray,
+    tier: np.ndarray,
+    start: date,
+    start_ts: int,
 ) -> np.ndarray:
     """(n_events, n_members) weights over the items ``members`` of one category: Zipf
     popularity x availability (0 before creation) x freshness boost x sub-category season x

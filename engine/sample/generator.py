@@ -33,8 +33,13 @@ from engine.sample.catalog import (
 )
 
 EVENT_TYPES = ("view", "add_to_cart", "purchase")  # also the funnel sort order
-SUMMER_SPORT = (("2025-06-01", 1.7), ("2025-07-31", 1.7), ("2025-09-01", 1.0),
-                ("2025-10-01", 0.6), ("2025-11-30", 0.5))
+SUMMER_SPORT = (
+    ("2025-06-01", 1.7),
+    ("2025-07-31", 1.7),
+    ("2025-09-01", 1.0),
+    ("2025-10-01", 0.6),
+    ("2025-11-30", 0.5),
+)
 
 
 @dataclass(frozen=True)
@@ -57,50 +62,124 @@ class SampleConfig:
     activity_sigma: float = 0.8  # log-normal spread of users' session counts
     taste_shape: float = 3.0  # gamma shape of personal category taste (mean 1)
     category_item_shares: tuple[float, ...] = (0.14, 0.16, 0.13, 0.15, 0.11, 0.10, 0.10, 0.11)
-    price_median: dict[str, float] = field(default_factory=lambda: {
-        "electronics": 250, "fashion": 60, "home_garden": 80, "books": 15,
-        "sports_outdoor": 70, "toys_games": 35, "beauty": 25, "grocery": 6})
-    price_sigma: dict[str, float] = field(default_factory=lambda: {
-        "electronics": 0.8, "fashion": 0.6, "home_garden": 0.8, "books": 0.4,
-        "sports_outdoor": 0.7, "toys_games": 0.6, "beauty": 0.5, "grocery": 0.5})
+    price_median: dict[str, float] = field(
+        default_factory=lambda: {
+            "electronics": 250,
+            "fashion": 60,
+            "home_garden": 80,
+            "books": 15,
+            "sports_outdoor": 70,
+            "toys_games": 35,
+            "beauty": 25,
+            "grocery": 6,
+        }
+    )
+    price_sigma: dict[str, float] = field(
+        default_factory=lambda: {
+            "electronics": 0.8,
+            "fashion": 0.6,
+            "home_garden": 0.8,
+            "books": 0.4,
+            "sports_outdoor": 0.7,
+            "toys_games": 0.6,
+            "beauty": 0.5,
+            "grocery": 0.5,
+        }
+    )
     pre_period_item_share: float = 0.75
     pre_period_item_days: int = 730
     # effect 1: popularity
     zipf_exponent: float = 0.85
-    category_base_weight: dict[str, float] = field(default_factory=lambda: {
-        "electronics": 1.2, "fashion": 1.3, "home_garden": 1.0, "books": 0.9,
-        "sports_outdoor": 0.9, "toys_games": 0.8, "beauty": 0.9, "grocery": 1.0})
+    category_base_weight: dict[str, float] = field(
+        default_factory=lambda: {
+            "electronics": 1.2,
+            "fashion": 1.3,
+            "home_garden": 1.0,
+            "books": 0.9,
+            "sports_outdoor": 0.9,
+            "toys_games": 0.8,
+            "beauty": 0.9,
+            "grocery": 1.0,
+        }
+    )
     # effect 2: segment tastes
-    age_affinity: dict[str, dict[str, float]] = field(default_factory=lambda: {
-        "18-24": {"electronics": 4.0, "toys_games": 4.0},
-        "25-34": {"fashion": 1.4, "beauty": 1.3},
-        "35-44": {"toys_games": 1.3, "grocery": 1.3},
-        "45-54": {"home_garden": 1.3, "sports_outdoor": 1.2},
-        "55+": {"home_garden": 4.0, "books": 4.0}})
+    age_affinity: dict[str, dict[str, float]] = field(
+        default_factory=lambda: {
+            "18-24": {"electronics": 4.0, "toys_games": 4.0},
+            "25-34": {"fashion": 1.4, "beauty": 1.3},
+            "35-44": {"toys_games": 1.3, "grocery": 1.3},
+            "45-54": {"home_garden": 1.3, "sports_outdoor": 1.2},
+            "55+": {"home_garden": 4.0, "books": 4.0},
+        }
+    )
     tier_cart_multiplier: tuple[float, ...] = (1.0, 1.1, 1.2)
     tier_purchase_multiplier: tuple[float, ...] = (1.0, 1.1, 1.25)
     gold_price_exponent: float = 0.8
     # effect 3: seasonality (piecewise-linear anchors)
-    category_season: dict[str, tuple[tuple[str, float], ...]] = field(default_factory=lambda: {
-        "sports_outdoor": SUMMER_SPORT,
-        "fashion": (("2025-06-01", 0.9), ("2025-09-01", 1.0), ("2025-11-30", 1.3)),
-        "toys_games": (("2025-06-01", 1.0), ("2025-11-14", 1.0), ("2025-11-24", 3.0),
-                       ("2025-11-30", 3.0))})
+    category_season: dict[str, tuple[tuple[str, float], ...]] = field(
+        default_factory=lambda: {
+            "sports_outdoor": SUMMER_SPORT,
+            "fashion": (("2025-06-01", 0.9), ("2025-09-01", 1.0), ("2025-11-30", 1.3)),
+            "toys_games": (
+                ("2025-06-01", 1.0),
+                ("2025-11-14", 1.0),
+                ("2025-11-24", 3.0),
+                ("2025-11-30", 3.0),
+            ),
+        }
+    )
     sub_category_season: dict[str, tuple[tuple[str, float], ...]] = field(
-        default_factory=lambda: {"coats": (("2025-06-01", 0.25), ("2025-08-15", 0.3),
-                                           ("2025-10-01", 1.5), ("2025-11-01", 3.0),
-                                           ("2025-11-30", 3.5))})
+        default_factory=lambda: {
+            "coats": (
+                ("2025-06-01", 0.25),
+                ("2025-08-15", 0.3),
+                ("2025-10-01", 1.5),
+                ("2025-11-01", 3.0),
+                ("2025-11-30", 3.5),
+            )
+        }
+    )
     # effects 4 and 5: device and time of day
-    device_affinity: dict[str, dict[str, float]] = field(default_factory=lambda: {
-        "mobile": {"fashion": 2.1, "beauty": 2.1},
-        "desktop": {"electronics": 1.9},
-        "tablet": {"books": 2.0}})
-    time_of_day_affinity: dict[str, dict[str, float]] = field(default_factory=lambda: {
-        "night": {"toys_games": 2.4}, "morning": {"grocery": 2.4},
-        "evening": {"home_garden": 1.5}})
+    device_affinity: dict[str, dict[str, float]] = field(
+        default_factory=lambda: {
+            "mobile": {"fashion": 2.1, "beauty": 2.1},
+            "desktop": {"electronics": 1.9},
+            "tablet": {"books": 2.0},
+        }
+    )
+    time_of_day_affinity: dict[str, dict[str, float]] = field(
+        default_factory=lambda: {
+            "night": {"toys_games": 2.4},
+            "morning": {"grocery": 2.4},
+            "evening": {"home_garden": 1.5},
+        }
+    )
     hourly_activity: tuple[float, ...] = (
-        0.6, 0.4, 0.3, 0.25, 0.3, 0.5, 1.0, 1.6, 2.0, 2.2, 2.3, 2.4,
-        2.6, 2.5, 2.4, 2.4, 2.5, 2.8, 3.2, 3.6, 3.8, 3.5, 2.6, 1.4)
+        0.6,
+        0.4,
+        0.3,
+        0.25,
+        0.3,
+        0.5,
+        1.0,
+        1.6,
+        2.0,
+        2.2,
+        2.3,
+        2.4,
+        2.6,
+        2.5,
+        2.4,
+        2.4,
+        2.5,
+        2.8,
+        3.2,
+        3.6,
+        3.8,
+        3.5,
+        2.6,
+        1.4,
+    )
     # effect 6: new items
     freshness_days: int = 14
     freshness_boost: float = 3.0
@@ -129,8 +208,9 @@ def _sessions(
     cfg: SampleConfig, rng: np.random.Generator, users: Users, start: date
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(user, start second after period start, device, number of views) of each session."""
-    extra = rng.choice(cfg.n_users, size=cfg.n_sessions - cfg.n_users,
-                       p=users.activity / users.activity.sum())
+    extra = rng.choice(
+        cfg.n_users, size=cfg.n_sessions - cfg.n_users, p=users.activity / users.activity.sum()
+    )
     user = np.concatenate([np.arange(cfg.n_users), extra])  # every user visits at least once
     t = effects.draw_times(cfg, rng, len(user), start, 0, cfg.n_days)
     pref = users.device[user]
@@ -141,8 +221,13 @@ def _sessions(
 
 
 def _organic_views(
-    cfg: SampleConfig, rng: np.random.Generator, users: Users, items: Items, start: date,
-    start_ts: int, end_ts: int,
+    cfg: SampleConfig,
+    rng: np.random.Generator,
+    users: Users,
+    items: Items,
+    start: date,
+    start_ts: int,
+    end_ts: int,
 ) -> Events:
     """Views from sessions: category from the segment/device/time/season weights, then an
     item from that category's popularity/freshness/availability weights."""
@@ -161,15 +246,15 @@ def _organic_views(
     item = np.empty(len(ts), dtype=np.int64)
     for c in range(len(CATEGORIES)):
         members, ev = np.flatnonzero(items.category == c), np.flatnonzero(cat == c)
-        w = effects.item_weights(cfg, items, members, ts[ev], users.tier[user[ev]], start,
-                                 start_ts)
+        w = effects.item_weights(cfg, items, members, ts[ev], users.tier[user[ev]], start, start_ts)
         item[ev] = members[effects.sample_rows(w, rng)]
     n = len(ts)
     return Events(user, item, ts, np.zeros(n, np.int64), device, np.full(n, -1))
 
 
-def _funnel(cfg: SampleConfig, rng: np.random.Generator, users: Users, views: Events,
-            end_ts: int) -> Events:
+def _funnel(
+    cfg: SampleConfig, rng: np.random.Generator, users: Users, views: Events, end_ts: int
+) -> Events:
     """Add-to-cart rows after some views and purchase rows after some carts (tier rates)."""
     tier = users.tier[views.user]
     n = len(views.ts)
@@ -192,8 +277,10 @@ def _funnel(cfg: SampleConfig, rng: np.random.Generator, users: Users, views: Ev
 
 def _concat_sorted(parts: list[Events]) -> Events:
     """All events in file order: TIMESTAMP, USER_ID, ITEM_ID, funnel order."""
-    cols = {k: np.concatenate([getattr(p, k) for p in parts]).astype(np.int64)
-            for k in ("user", "item", "ts", "event", "device", "rec")}
+    cols = {
+        k: np.concatenate([getattr(p, k) for p in parts]).astype(np.int64)
+        for k in ("user", "item", "ts", "event", "device", "rec")
+    }
     order = np.lexsort((cols["event"], cols["item"], cols["user"], cols["ts"]))
     return Events(**{k: v[order] for k, v in cols.items()})
 
@@ -214,51 +301,105 @@ def _rec_id(r: int) -> str:
     return f"r{r + 1:06d}"
 
 
-def _write_tables(out: Path, users: Users, items: Items, events: Events,
-                  exp: abtest.Exposures) -> dict[str, Path]:
+def _write_tables(
+    out: Path, users: Users, items: Items, events: Events, exp: abtest.Exposures
+) -> dict[str, Path]:
     """Write the four CSV files."""
     paths = {}
     paths["users"] = _write_csv(
-        out / "users.csv", ["USER_ID", "AGE_BAND", "MEMBERSHIP_TIER", "REGION"],
-        [[u, AGE_BANDS[a], TIERS[t], REGIONS[r]]
-         for u, a, t, r in zip(users.ids, users.age, users.tier, users.region, strict=True)])
+        out / "users.csv",
+        ["USER_ID", "AGE_BAND", "MEMBERSHIP_TIER", "REGION"],
+        [
+            [u, AGE_BANDS[a], TIERS[t], REGIONS[r]]
+            for u, a, t, r in zip(users.ids, users.age, users.tier, users.region, strict=True)
+        ],
+    )
     paths["items"] = _write_csv(
         out / "items.csv",
-        ["ITEM_ID", "CATEGORY", "SUB_CATEGORY", "BRAND", "PRICE", "CREATION_TIMESTAMP",
-         "DESCRIPTION"],
-        [[items.ids[j], CATEGORIES[items.category[j]], items.sub_category[j], items.brand[j],
-          _price(int(items.price_cents[j])), str(items.created[j]), items.description[j]]
-         for j in range(len(items.ids))])
+        [
+            "ITEM_ID",
+            "CATEGORY",
+            "SUB_CATEGORY",
+            "BRAND",
+            "PRICE",
+            "CREATION_TIMESTAMP",
+            "DESCRIPTION",
+        ],
+        [
+            [
+                items.ids[j],
+                CATEGORIES[items.category[j]],
+                items.sub_category[j],
+                items.brand[j],
+                _price(int(items.price_cents[j])),
+                str(items.created[j]),
+                items.description[j],
+            ]
+            for j in range(len(items.ids))
+        ],
+    )
     shown = ["|".join(items.ids[j] for j in row) for row in exp.lists.tolist()]
     paths["recommendation_exposures"] = _write_csv(
         out / "recommendation_exposures.csv",
         ["RECOMMENDATION_ID", "USER_ID", "TIMESTAMP", "VARIANT", "ITEM_IDS"],
-        [[_rec_id(r), users.ids[u], str(t), VARIANTS[v], shown[r]] for r, (u, t, v) in
-         enumerate(zip(exp.user.tolist(), exp.ts.tolist(), exp.variant.tolist(), strict=True))])
+        [
+            [_rec_id(r), users.ids[u], str(t), VARIANTS[v], shown[r]]
+            for r, (u, t, v) in enumerate(
+                zip(exp.user.tolist(), exp.ts.tolist(), exp.variant.tolist(), strict=True)
+            )
+        ],
+    )
     paths["interactions"] = _write_csv(
         out / "interactions.csv",
-        ["USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE", "EVENT_VALUE", "DEVICE",
-         "TIME_OF_DAY", "IMPRESSION", "RECOMMENDATION_ID", "EVENT_ATTRIBUTION_SOURCE"],
-        _interaction_rows(users, items, events, exp, shown))
+        [
+            "USER_ID",
+            "ITEM_ID",
+            "TIMESTAMP",
+            "EVENT_TYPE",
+            "EVENT_VALUE",
+            "DEVICE",
+            "TIME_OF_DAY",
+            "IMPRESSION",
+            "RECOMMENDATION_ID",
+            "EVENT_ATTRIBUTION_SOURCE",
+        ],
+        _interaction_rows(users, items, events, exp, shown),
+    )
     return paths
 
 
-def _interaction_rows(users: Users, items: Items, events: Events, exp: abtest.Exposures,
-                      shown: list[str]) -> list[list[str]]:
+def _interaction_rows(
+    users: Users, items: Items, events: Events, exp: abtest.Exposures, shown: list[str]
+) -> list[list[str]]:
     """interactions.csv rows; IMPRESSION only on the click's view row."""
     prices = [_price(int(c)) for c in items.price_cents]
     tod = effects.time_of_day(events.ts).tolist()
     rows = []
-    for u, i, t, e, d, r, h in zip(events.user.tolist(), events.item.tolist(),
-                                   events.ts.tolist(), events.event.tolist(),
-                                   events.device.tolist(), events.rec.tolist(), tod,
-                                   strict=True):
+    for u, i, t, e, d, r, h in zip(
+        events.user.tolist(),
+        events.item.tolist(),
+        events.ts.tolist(),
+        events.event.tolist(),
+        events.device.tolist(),
+        events.rec.tolist(),
+        tod,
+        strict=True,
+    ):
         attributed = r >= 0
-        rows.append([
-            users.ids[u], items.ids[i], str(t), EVENT_TYPES[e], prices[i] if e == 2 else "",
-            DEVICES[d], effects.TIMES_OF_DAY[h], shown[r] if attributed and e == 0 else "",
-            _rec_id(r) if attributed else "", VARIANTS[exp.variant[r]] if attributed else "",
-        ])
+        rows.append(
+            [
+                users.ids[u],
+                items.ids[i],
+                str(t),
+                EVENT_TYPES[e],
+                prices[i] if e == 2 else "",
+                DEVICES[d],
+                effects.TIMES_OF_DAY[h],
+                shown[r] if attributed and e == 0 else "",
+                _rec_id(r) if attributed else "",
+                VARIANTS[exp.variant[r]] if attributed else "",
+            ]
+        )
     return rows
 
 
@@ -271,23 +412,39 @@ def _schemas() -> dict[str, dict]:
     opt = ["null", "string"]
     fields = {
         "Interactions": [
-            _field("USER_ID", "string"), _field("ITEM_ID", "string"),
-            _field("TIMESTAMP", "long"), _field("EVENT_TYPE", "string"),
+            _field("USER_ID", "string"),
+            _field("ITEM_ID", "string"),
+            _field("TIMESTAMP", "long"),
+            _field("EVENT_TYPE", "string"),
             _field("EVENT_VALUE", ["null", "float"]),
-            _field("DEVICE", opt, categorical=True), _field("TIME_OF_DAY", opt, categorical=True),
-            _field("IMPRESSION", opt), _field("RECOMMENDATION_ID", opt),
-            _field("EVENT_ATTRIBUTION_SOURCE", opt)],
-        "Users": [_field("USER_ID", "string")] + [
-            _field(n, "string", categorical=True)
-            for n in ("AGE_BAND", "MEMBERSHIP_TIER", "REGION")],
-        "Items": [_field("ITEM_ID", "string")] + [
-            _field(n, "string", categorical=True) for n in ("CATEGORY", "SUB_CATEGORY", "BRAND")
-        ] + [_field("PRICE", "float"), _field("CREATION_TIMESTAMP", "long"),
-             _field("DESCRIPTION", opt, textual=True)],
+            _field("DEVICE", opt, categorical=True),
+            _field("TIME_OF_DAY", opt, categorical=True),
+            _field("IMPRESSION", opt),
+            _field("RECOMMENDATION_ID", opt),
+            _field("EVENT_ATTRIBUTION_SOURCE", opt),
+        ],
+        "Users": [_field("USER_ID", "string")]
+        + [
+            _field(n, "string", categorical=True) for n in ("AGE_BAND", "MEMBERSHIP_TIER", "REGION")
+        ],
+        "Items": [_field("ITEM_ID", "string")]
+        + [_field(n, "string", categorical=True) for n in ("CATEGORY", "SUB_CATEGORY", "BRAND")]
+        + [
+            _field("PRICE", "float"),
+            _field("CREATION_TIMESTAMP", "long"),
+            _field("DESCRIPTION", opt, textual=True),
+        ],
     }
-    return {name: {"type": "record", "name": name,
-                   "namespace": "com.amazonaws.personalize.schema",
-                   "fields": f, "version": "1.0"} for name, f in fields.items()}
+    return {
+        name: {
+            "type": "record",
+            "name": name,
+            "namespace": "com.amazonaws.personalize.schema",
+            "fields": f,
+            "version": "1.0",
+        }
+        for name, f in fields.items()
+    }
 
 
 def _write_schemas(out: Path) -> dict[str, Path]:
@@ -299,8 +456,9 @@ def _write_schemas(out: Path) -> dict[str, Path]:
     return paths
 
 
-def generate(out_dir: str | Path, seed: int = 42, progress: bool = False,
-             config: SampleConfig | None = None) -> dict[str, Path]:
+def generate(
+    out_dir: str | Path, seed: int = 42, progress: bool = False, config: SampleConfig | None = None
+) -> dict[str, Path]:
     """Generate the sample store into ``out_dir``; return {file name stem: path}."""
     cfg = config or SampleConfig()
     out = Path(out_dir)

@@ -17,21 +17,42 @@ import numpy as np
 from engine.sample.generator import SampleConfig
 
 INTERACTION_TYPES = {
-    "USER_ID": "VARCHAR", "ITEM_ID": "VARCHAR", "TIMESTAMP": "BIGINT", "EVENT_TYPE": "VARCHAR",
-    "EVENT_VALUE": "DOUBLE", "DEVICE": "VARCHAR", "TIME_OF_DAY": "VARCHAR",
-    "IMPRESSION": "VARCHAR", "RECOMMENDATION_ID": "VARCHAR", "EVENT_ATTRIBUTION_SOURCE": "VARCHAR",
+    "USER_ID": "VARCHAR",
+    "ITEM_ID": "VARCHAR",
+    "TIMESTAMP": "BIGINT",
+    "EVENT_TYPE": "VARCHAR",
+    "EVENT_VALUE": "DOUBLE",
+    "DEVICE": "VARCHAR",
+    "TIME_OF_DAY": "VARCHAR",
+    "IMPRESSION": "VARCHAR",
+    "RECOMMENDATION_ID": "VARCHAR",
+    "EVENT_ATTRIBUTION_SOURCE": "VARCHAR",
 }
 ITEM_TYPES = {
-    "ITEM_ID": "VARCHAR", "CATEGORY": "VARCHAR", "SUB_CATEGORY": "VARCHAR", "BRAND": "VARCHAR",
-    "PRICE": "DOUBLE", "CREATION_TIMESTAMP": "BIGINT", "DESCRIPTION": "VARCHAR",
+    "ITEM_ID": "VARCHAR",
+    "CATEGORY": "VARCHAR",
+    "SUB_CATEGORY": "VARCHAR",
+    "BRAND": "VARCHAR",
+    "PRICE": "DOUBLE",
+    "CREATION_TIMESTAMP": "BIGINT",
+    "DESCRIPTION": "VARCHAR",
 }
 EXPOSURE_TYPES = {
-    "RECOMMENDATION_ID": "VARCHAR", "USER_ID": "VARCHAR", "TIMESTAMP": "BIGINT",
-    "VARIANT": "VARCHAR", "ITEM_IDS": "VARCHAR",
+    "RECOMMENDATION_ID": "VARCHAR",
+    "USER_ID": "VARCHAR",
+    "TIMESTAMP": "BIGINT",
+    "VARIANT": "VARCHAR",
+    "ITEM_IDS": "VARCHAR",
 }
 # Unix seconds of the windows the effects are measured on (UTC).
 JUN_1, AUG_1, OCT_1, NOV_3, NOV_16, DEC_1 = (
-    1748736000, 1754006400, 1759276800, 1762128000, 1763251200, 1764547200)
+    1748736000,
+    1754006400,
+    1759276800,
+    1762128000,
+    1763251200,
+    1764547200,
+)
 DAY = 86_400
 
 
@@ -69,8 +90,7 @@ def connect(data_dir: str | Path) -> duckdb.DuckDBPyConnection:
     def view(name: str, file: str, types: dict[str, str] | None) -> None:
         cols = f", columns = {types!r}" if types else ", all_varchar = true"
         path = str(d / file).replace("'", "''")
-        con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_csv('{path}', header = true"
-                    f"{cols})")
+        con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_csv('{path}', header = true{cols})")
 
     view("users", "users.csv", None)
     view("items", "items.csv", ITEM_TYPES)
@@ -87,70 +107,91 @@ def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -
     return con.execute(sql, params or []).fetchone()
 
 
-def share_comparison(con: duckdb.DuckDBPyConnection, group: str,
-                     category_cond: str) -> tuple[float, float, float]:
+def share_comparison(
+    con: duckdb.DuckDBPyConnection, group: str, category_cond: str
+) -> tuple[float, float, float]:
     """For rows in ``group`` against all other rows: (share of rows meeting ``category_cond``
     in the group / that share in the rest, the same over the share among all rows, z-test p)."""
-    x1, n1, x2, n2 = _one(con, f"""
+    x1, n1, x2, n2 = _one(
+        con,
+        f"""
         SELECT count(*) FILTER (({group}) AND ({category_cond})),
                count(*) FILTER ({group}),
                count(*) FILTER (NOT ({group}) AND ({category_cond})),
                count(*) FILTER (NOT ({group}))
-        FROM ev""")
+        FROM ev""",
+    )
     vs_overall = (x1 / n1) / ((x1 + x2) / (n1 + n2))
     return (x1 / n1) / (x2 / n2), vs_overall, two_proportion_p(x1, n1, x2, n2)
 
 
-def window_ratio(con: duckdb.DuckDBPyConnection, cond: str, win1: tuple[int, int],
-                 win2: tuple[int, int]) -> tuple[float, float]:
+def window_ratio(
+    con: duckdb.DuckDBPyConnection, cond: str, win1: tuple[int, int], win2: tuple[int, int]
+) -> tuple[float, float]:
     """Share of rows meeting ``cond`` in time window 1 over its share in window 2, and p."""
-    x1, n1, x2, n2 = _one(con, """
+    x1, n1, x2, n2 = _one(
+        con,
+        """
         SELECT count(*) FILTER (TIMESTAMP >= $1 AND TIMESTAMP < $2 AND ({c})),
                count(*) FILTER (TIMESTAMP >= $1 AND TIMESTAMP < $2),
                count(*) FILTER (TIMESTAMP >= $3 AND TIMESTAMP < $4 AND ({c})),
                count(*) FILTER (TIMESTAMP >= $3 AND TIMESTAMP < $4)
-        FROM ev""".replace("{c}", cond), [*win1, *win2])
+        FROM ev""".replace("{c}", cond),
+        [*win1, *win2],
+    )
     return (x1 / n1) / (x2 / n2), two_proportion_p(x1, n1, x2, n2)
 
 
 def popularity(con: duckdb.DuckDBPyConnection) -> tuple[float, float]:
     """(share of interactions on the top 10% of items, share on the bottom 50% of items)."""
-    return _one(con, """
+    return _one(
+        con,
+        """
         WITH c AS (SELECT i.ITEM_ID, count(x.ITEM_ID) AS n
                    FROM items i LEFT JOIN interactions x USING (ITEM_ID) GROUP BY 1),
              r AS (SELECT n, row_number() OVER (ORDER BY n DESC, ITEM_ID) AS rk,
                           count(*) OVER () AS items FROM c)
         SELECT sum(n) FILTER (rk <= items * 0.1) / sum(n),
-               sum(n) FILTER (rk > items * 0.5) / sum(n) FROM r""")
+               sum(n) FILTER (rk > items * 0.5) / sum(n) FROM r""",
+    )
 
 
 def tier_conversion(con: duckdb.DuckDBPyConnection) -> tuple[float, float]:
     """Gold's purchases per view over bronze's, and p (organic rows: the A/B clicks have their
     own planted conversion)."""
-    g_buy, g_view, b_buy, b_view = _one(con, """
+    g_buy, g_view, b_buy, b_view = _one(
+        con,
+        """
         SELECT count(*) FILTER (MEMBERSHIP_TIER = 'gold' AND EVENT_TYPE = 'purchase'),
                count(*) FILTER (MEMBERSHIP_TIER = 'gold' AND EVENT_TYPE = 'view'),
                count(*) FILTER (MEMBERSHIP_TIER = 'bronze' AND EVENT_TYPE = 'purchase'),
                count(*) FILTER (MEMBERSHIP_TIER = 'bronze' AND EVENT_TYPE = 'view')
-        FROM ev WHERE RECOMMENDATION_ID IS NULL""")
+        FROM ev WHERE RECOMMENDATION_ID IS NULL""",
+    )
     return (g_buy / g_view) / (b_buy / b_view), two_proportion_p(g_buy, g_view, b_buy, b_view)
 
 
 def tier_price(con: duckdb.DuckDBPyConnection) -> float:
     """Mean price of gold's viewed items over bronze's, each price relative to its category's
     median price (so the category mix does not matter)."""
-    return _one(con, """
+    return _one(
+        con,
+        """
         WITH m AS (SELECT CATEGORY, median(PRICE) AS med FROM items GROUP BY 1)
         SELECT avg(PRICE / med) FILTER (MEMBERSHIP_TIER = 'gold')
              / avg(PRICE / med) FILTER (MEMBERSHIP_TIER = 'bronze')
-        FROM ev JOIN m USING (CATEGORY) WHERE EVENT_TYPE = 'view'""")[0]
+        FROM ev JOIN m USING (CATEGORY) WHERE EVENT_TYPE = 'view'""",
+    )[0]
 
 
 def night_share(con: duckdb.DuckDBPyConnection) -> tuple[float, float]:
     """(share of interactions at night, evening events per hour over night events per hour)."""
-    night, evening, total = _one(con, """
+    night, evening, total = _one(
+        con,
+        """
         SELECT count(*) FILTER (TIME_OF_DAY = 'night'), count(*) FILTER (TIME_OF_DAY = 'evening'),
-               count(*) FROM interactions""")
+               count(*) FROM interactions""",
+    )
     return night / total, evening / night
 
 
@@ -158,11 +199,15 @@ def freshness(con: duckdb.DuckDBPyConnection) -> tuple[float, float]:
     """For items created in the period at least 42 days before its end: interactions per day
     in their first 14 days over interactions per day in days 14-42, and the p of a z-test of
     the early count's share against the 14/42 it would have without a boost."""
-    early, late = _one(con, """
+    early, late = _one(
+        con,
+        """
         SELECT count(*) FILTER (TIMESTAMP < CREATION_TIMESTAMP + 14 * 86400),
                count(*) FILTER (TIMESTAMP >= CREATION_TIMESTAMP + 14 * 86400)
         FROM ev WHERE CREATION_TIMESTAMP >= $1 AND CREATION_TIMESTAMP < $2 - 42 * 86400
-          AND TIMESTAMP < CREATION_TIMESTAMP + 42 * 86400""", [JUN_1, DEC_1])
+          AND TIMESTAMP < CREATION_TIMESTAMP + 42 * 86400""",
+        [JUN_1, DEC_1],
+    )
     n, p0 = early + late, 14 / 42
     z = (early / n - p0) / math.sqrt(p0 * (1 - p0) / n)
     return (early / 14) / (late / 28), math.erfc(abs(z) / math.sqrt(2))
@@ -183,24 +228,30 @@ def ab_rates(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, int, int]]:
 def weekend_ratio(con: duckdb.DuckDBPyConnection) -> tuple[float, float]:
     """Mean interactions per Saturday/Sunday over mean interactions per weekday, and the
     two-sided p of Welch's t on the daily counts (normal approximation)."""
-    m1, v1, n1, m2, v2, n2 = _one(con, """
+    m1, v1, n1, m2, v2, n2 = _one(
+        con,
+        """
         WITH d AS (SELECT TIMESTAMP // 86400 AS day, count(*) AS n FROM interactions GROUP BY 1),
              w AS (SELECT n, isodow(make_timestamp(day * 86400 * 1000000)) >= 6 AS weekend
                    FROM d)
         SELECT avg(n) FILTER (weekend), var_samp(n) FILTER (weekend),
                count(*) FILTER (weekend), avg(n) FILTER (NOT weekend),
-               var_samp(n) FILTER (NOT weekend), count(*) FILTER (NOT weekend) FROM w""")
+               var_samp(n) FILTER (NOT weekend), count(*) FILTER (NOT weekend) FROM w""",
+    )
     t = (m1 - m2) / math.sqrt(v1 / n1 + v2 / n2)
     return m1 / m2, math.erfc(abs(t) / math.sqrt(2))
 
 
 def funnel(con: duckdb.DuckDBPyConnection) -> tuple[float, float]:
     """(add_to_cart rows per view row, purchase rows per add_to_cart row)."""
-    return _one(con, """
+    return _one(
+        con,
+        """
         SELECT count(*) FILTER (EVENT_TYPE = 'add_to_cart') / count(*) FILTER (EVENT_TYPE = 'view'),
                count(*) FILTER (EVENT_TYPE = 'purchase')
                  / count(*) FILTER (EVENT_TYPE = 'add_to_cart')
-        FROM interactions""")
+        FROM interactions""",
+    )
 
 
 def _lifts(con: duckdb.DuckDBPyConnection, cfg: SampleConfig) -> list[Measurement]:
@@ -221,10 +272,17 @@ def _lifts(con: duckdb.DuckDBPyConnection, cfg: SampleConfig) -> list[Measuremen
     out = []
     for kind, col, group, cat, table in specs:
         rest, overall, p = share_comparison(con, f"{col} = '{group}'", f"CATEGORY = '{cat}'")
-        out.append(Measurement(
-            f"{kind}_{group}_{cat}", f"{cat} share: {col} {group} / everyone else",
-            f"weight x{table.get(group, {}).get(cat, 1.0)}", rest, "x", p,
-            f"{overall:.2f}x vs overall share"))
+        out.append(
+            Measurement(
+                f"{kind}_{group}_{cat}",
+                f"{cat} share: {col} {group} / everyone else",
+                f"weight x{table.get(group, {}).get(cat, 1.0)}",
+                rest,
+                "x",
+                p,
+                f"{overall:.2f}x vs overall share",
+            )
+        )
     return out
 
 
@@ -240,13 +298,30 @@ def _season(con: duckdb.DuckDBPyConnection, cfg: SampleConfig) -> list[Measureme
     season = {k: _curve(v) for k, v in cfg.category_season.items()}
     coat_curve = _curve(cfg.sub_category_season.get("coats", ()))
     return [
-        Measurement("season_sports", "sports_outdoor share: Jun-Jul / Oct-Nov",
-                    f"weight {season.get('sports_outdoor', '1')}", sports[0], "x", sports[1]),
-        Measurement("season_coats", "fashion/coats share: Oct-Nov / Jun-Jul",
-                    f"weight within fashion {coat_curve}; fashion {season.get('fashion', '1')}",
-                    coats[0], "x", coats[1]),
-        Measurement("season_toys", "toys_games share: Nov 16-30 / Jun 1-Nov 15",
-                    f"weight {season.get('toys_games', '1')}", toys[0], "x", toys[1]),
+        Measurement(
+            "season_sports",
+            "sports_outdoor share: Jun-Jul / Oct-Nov",
+            f"weight {season.get('sports_outdoor', '1')}",
+            sports[0],
+            "x",
+            sports[1],
+        ),
+        Measurement(
+            "season_coats",
+            "fashion/coats share: Oct-Nov / Jun-Jul",
+            f"weight within fashion {coat_curve}; fashion {season.get('fashion', '1')}",
+            coats[0],
+            "x",
+            coats[1],
+        ),
+        Measurement(
+            "season_toys",
+            "toys_games share: Nov 16-30 / Jun 1-Nov 15",
+            f"weight {season.get('toys_games', '1')}",
+            toys[0],
+            "x",
+            toys[1],
+        ),
     ]
 
 
@@ -256,14 +331,40 @@ def _ab(con: duckdb.DuckDBPyConnection, cfg: SampleConfig) -> list[Measurement]:
     ctr_p, buy_p = two_proportion_p(ca, na, cb, nb), two_proportion_p(ba, ca, bb, cb)
     (ctr_a, ctr_b), (buy_a, buy_b) = cfg.ab_click_through, cfg.ab_purchase_after_click
     return [
-        Measurement("ab_ctr_a", "click-through, variant_a", f"{ctr_a:.0%}", ca / na, "%",
-                    note=f"{ca} clicks / {na} exposures"),
-        Measurement("ab_ctr_b", "click-through, variant_b (p: against A)", f"{ctr_b:.0%}",
-                    cb / nb, "%", ctr_p, f"{cb} clicks / {nb} exposures"),
-        Measurement("ab_buy_a", "purchase after click, variant_a", f"{buy_a:.0%}", ba / ca, "%",
-                    note=f"{ba} / {ca} clicks"),
-        Measurement("ab_buy_b", "purchase after click, variant_b (p: against A)",
-                    f"{buy_b:.0%}", bb / cb, "%", buy_p, f"{bb} / {cb} clicks"),
+        Measurement(
+            "ab_ctr_a",
+            "click-through, variant_a",
+            f"{ctr_a:.0%}",
+            ca / na,
+            "%",
+            note=f"{ca} clicks / {na} exposures",
+        ),
+        Measurement(
+            "ab_ctr_b",
+            "click-through, variant_b (p: against A)",
+            f"{ctr_b:.0%}",
+            cb / nb,
+            "%",
+            ctr_p,
+            f"{cb} clicks / {nb} exposures",
+        ),
+        Measurement(
+            "ab_buy_a",
+            "purchase after click, variant_a",
+            f"{buy_a:.0%}",
+            ba / ca,
+            "%",
+            note=f"{ba} / {ca} clicks",
+        ),
+        Measurement(
+            "ab_buy_b",
+            "purchase after click, variant_b (p: against A)",
+            f"{buy_b:.0%}",
+            bb / cb,
+            "%",
+            buy_p,
+            f"{bb} / {cb} clicks",
+        ),
     ]
 
 
@@ -280,54 +381,116 @@ def measure_all(data_dir: str | Path, cfg: SampleConfig | None = None) -> list[M
     tiers = cfg.tier_cart_multiplier[2] * cfg.tier_purchase_multiplier[2]
     hours = np.asarray(cfg.hourly_activity)
     return [
-        Measurement("popularity_top10", "share of interactions on the top 10% of items",
-                    f"Zipf exponent {cfg.zipf_exponent} within category", top10, "%"),
-        Measurement("popularity_bottom50", "share of interactions on the bottom 50% of items",
-                    "long tail", bottom50, "%"),
+        Measurement(
+            "popularity_top10",
+            "share of interactions on the top 10% of items",
+            f"Zipf exponent {cfg.zipf_exponent} within category",
+            top10,
+            "%",
+        ),
+        Measurement(
+            "popularity_bottom50",
+            "share of interactions on the bottom 50% of items",
+            "long tail",
+            bottom50,
+            "%",
+        ),
         *_lifts(con, cfg),
-        Measurement("gold_conversion", "purchases per view (organic): gold / bronze",
-                    f"x{tiers:.2f}", conv, "x", conv_p),
-        Measurement("gold_price", "relative price of viewed items: gold / bronze",
-                    f"weight x (price / category median)^{cfg.gold_price_exponent}",
-                    tier_price(con)),
+        Measurement(
+            "gold_conversion",
+            "purchases per view (organic): gold / bronze",
+            f"x{tiers:.2f}",
+            conv,
+            "x",
+            conv_p,
+        ),
+        Measurement(
+            "gold_price",
+            "relative price of viewed items: gold / bronze",
+            f"weight x (price / category median)^{cfg.gold_price_exponent}",
+            tier_price(con),
+        ),
         *_season(con, cfg),
-        Measurement("night_share", "share of interactions at night (00-06 UTC)",
-                    f"hourly curve: {hours[:6].sum() / hours.sum():.1%} of the weight", night,
-                    "%"),
-        Measurement("evening_vs_night", "interactions: evening / night",
-                    f"hourly curve: x{hours[18:].sum() / hours[:6].sum():.2f}", evening_night),
-        Measurement("freshness", "new items' interactions per day: days 0-14 / days 14-42",
-                    f"weight x{cfg.freshness_boost} for {cfg.freshness_days} days",
-                    fresh, "x", fresh_p),
+        Measurement(
+            "night_share",
+            "share of interactions at night (00-06 UTC)",
+            f"hourly curve: {hours[:6].sum() / hours.sum():.1%} of the weight",
+            night,
+            "%",
+        ),
+        Measurement(
+            "evening_vs_night",
+            "interactions: evening / night",
+            f"hourly curve: x{hours[18:].sum() / hours[:6].sum():.2f}",
+            evening_night,
+        ),
+        Measurement(
+            "freshness",
+            "new items' interactions per day: days 0-14 / days 14-42",
+            f"weight x{cfg.freshness_boost} for {cfg.freshness_days} days",
+            fresh,
+            "x",
+            fresh_p,
+        ),
         *_ab(con, cfg),
-        Measurement("weekend", "interactions per day: Sat-Sun / Mon-Fri (p: Welch t)",
-                    f"x{cfg.weekend_multiplier}", weekend, "x", weekend_p),
-        Measurement("view_to_cart", "add_to_cart rows / view rows",
-                    f"{cfg.cart_rate:.1%} bronze, tiers x1.1-1.2", cart, "%"),
-        Measurement("cart_to_purchase", "purchase rows / add_to_cart rows",
-                    f"{cfg.purchase_rate:.0%} bronze, tiers x1.1-1.25", buy, "%"),
+        Measurement(
+            "weekend",
+            "interactions per day: Sat-Sun / Mon-Fri (p: Welch t)",
+            f"x{cfg.weekend_multiplier}",
+            weekend,
+            "x",
+            weekend_p,
+        ),
+        Measurement(
+            "view_to_cart",
+            "add_to_cart rows / view rows",
+            f"{cfg.cart_rate:.1%} bronze, tiers x1.1-1.2",
+            cart,
+            "%",
+        ),
+        Measurement(
+            "cart_to_purchase",
+            "purchase rows / add_to_cart rows",
+            f"{cfg.purchase_rate:.0%} bronze, tiers x1.1-1.25",
+            buy,
+            "%",
+        ),
     ]
 
 
 # Planted-effect number (as in data/sample/README.md) by Measurement.key prefix.
 EFFECT_NUMBER = {
-    "popularity": "1", "age": "2", "gold": "2", "season": "3", "device": "4", "tod": "5",
-    "night": "5", "evening": "5", "freshness": "6", "ab": "7", "weekend": "8", "view": "-",
+    "popularity": "1",
+    "age": "2",
+    "gold": "2",
+    "season": "3",
+    "device": "4",
+    "tod": "5",
+    "night": "5",
+    "evening": "5",
+    "freshness": "6",
+    "ab": "7",
+    "weekend": "8",
+    "view": "-",
     "cart": "-",
 }
 
 
 def markdown_table(measurements: list[Measurement]) -> str:
     """The README table."""
-    lines = ["| # | Effect (measured as) | Designed | Measured | p | Note |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| # | Effect (measured as) | Designed | Measured | p | Note |",
+        "|---|---|---|---|---|---|",
+    ]
+
     def number(m: Measurement) -> str:
         return EFFECT_NUMBER[m.key.split("_")[0]]
 
     for m in sorted(measurements, key=lambda m: number(m).replace("-", "9")):
         p = "" if m.p_value is None else "< 1e-300" if m.p_value < 1e-300 else f"{m.p_value:.1e}"
         lines.append(
-            f"| {number(m)} | {m.effect} | {m.designed} | {m.formatted()} | {p} | {m.note} |")
+            f"| {number(m)} | {m.effect} | {m.designed} | {m.formatted()} | {p} | {m.note} |"
+        )
     return "\n".join(lines)
 
 
