@@ -26,41 +26,14 @@ from engine import (
     ResourceNotFoundException,
     Settings,
 )
+from tests.helpers import INTERACTIONS_SCHEMA, ITEMS_SCHEMA, USERS_SCHEMA
 from tests.shapes import assert_output_shape, shape_errors
 
 PREFIX = "arn:aws:personalize:us-east-1:000000000000:"
 
-INTERACTIONS = (
-    '{"type":"record","name":"Interactions","namespace":"com.amazonaws.personalize.schema",'
-    '"fields":[{"name":"USER_ID","type":"string"},{"name":"ITEM_ID","type":"string"},'
-    '{"name":"TIMESTAMP","type":"long"},{"name":"EVENT_TYPE","type":"string"}],"version":"1.0"}'
-)
-USERS = json.dumps(
-    {
-        "type": "record",
-        "name": "Users",
-        "namespace": "com.amazonaws.personalize.schema",
-        "fields": [
-            {"name": "USER_ID", "type": "string"},
-            {"name": "AGE_BAND", "type": "string", "categorical": True},
-        ],
-        "version": "1.0",
-    }
-)
-ITEMS = json.dumps(
-    {
-        "type": "record",
-        "name": "Items",
-        "namespace": "com.amazonaws.personalize.schema",
-        "fields": [
-            {"name": "ITEM_ID", "type": "string"},
-            {"name": "CATEGORY", "type": "string", "categorical": True},
-            {"name": "PRICE", "type": "float"},
-            {"name": "CREATION_TIMESTAMP", "type": "long"},
-        ],
-        "version": "1.0",
-    }
-)
+INTERACTIONS = json.dumps(INTERACTIONS_SCHEMA)
+USERS = json.dumps(USERS_SCHEMA)
+ITEMS = json.dumps(ITEMS_SCHEMA)
 SCHEMAS = {"INTERACTIONS": INTERACTIONS, "USERS": USERS, "ITEMS": ITEMS}
 
 

@@ -372,3 +372,15 @@ def test_sample_schemas_and_files_import_cleanly(tmp_path):
 def test_dataset_files_are_closed_path_objects(tmp_path):
     # guard for the helper used everywhere above
     assert isinstance(write_csv(tmp_path / "x.csv", ["A"], [[1]]), Path)
+
+
+def test_id_map_takes_ids_from_events_too(engine, interactions, group, tmp_path):
+    from engine.store import id_map
+
+    path = write_csv(tmp_path / "a.csv", HEADER, [["u1", "i1", 1700000000, "view", "", ""]])
+    run_import(engine, interactions, str(path), "a")
+    gid = engine.catalog.require(group, "dataset-group").id
+    with engine.store.cursor() as cur:
+        assert id_map.extend_with_values(cur, gid, "USER", ["u3", "u1", "u2", "u3"]) == 2
+        assert id_map.load(cur, gid, "USER") == ["u1", "u2", "u3"]
+        assert id_map.extend_with_values(cur, gid, "ITEM", []) == 0

@@ -10,24 +10,15 @@ from engine.store.data_tables import table_name
 ENTITIES = ("USER", "ITEM")
 
 
-def extend(
-    cur: Any, group_id: int, entity: str, dataset_id: int, id_field: str, job_id: int
-) -> int:
-    """Give a dense id to each `id_field` value written by `job_id` that has none yet.
-
-    New ids continue after the largest existing one, in sorted order of the external id, so
-    the same imports always produce the same map. Returns how many ids were added.
-    """
+def _assign(cur: Any, group_id: int, entity: str, new_ids_sql: str, params: list) -> int:
+    """Give the next dense ids, in sorted order, to the ids of `new_ids_sql` (a query with one
+    column `ext`) that have none yet. Returns how many ids were added."""
     assert entity in ENTITIES
-    col = quote(id_field)
     row = cur.execute(
         f"""
         INSERT INTO id_map
         SELECT ?, ?, ext, base + row_number() OVER (ORDER BY ext) - 1
-        FROM (
-            SELECT DISTINCT {col} AS ext FROM {table_name(dataset_id)}
-            WHERE _job = ? AND {col} IS NOT NULL
-        ) AS new_ids
+        FROM ({new_ids_sql}) AS new_ids
         CROSS JOIN (
             SELECT coalesce(max(dense_id) + 1, 0) AS base FROM id_map
             WHERE dataset_group_id = ? AND entity = ?
@@ -37,32 +28,32 @@ def extend(
             WHERE m.dataset_group_id = ? AND m.entity = ? AND m.external_id = new_ids.ext
         )
         """,
-        [group_id, entity, job_id, group_id, entity, group_id, entity],
+        [group_id, entity, *params, group_id, entity, group_id, entity],
     ).fetchone()
     return int(row[0]) if row else 0
+
+
+def extend(
+    cur: Any, group_id: int, entity: str, dataset_id: int, id_field: str, job_id: int
+) -> int:
+    """Give a dense id to each `id_field` value written by import job `job_id` that has none.
+
+    New ids continue after the largest existing one, in sorted order of the external id, so
+    the same imports always produce the same map.
+    """
+    col = quote(id_field)
+    new_ids = (
+        f"SELECT DISTINCT {col} AS ext FROM {table_name(dataset_id)} "
+        f"WHERE _job = ? AND {col} IS NOT NULL"
+    )
+    return _assign(cur, group_id, entity, new_ids, [job_id])
 
 
 def extend_with_values(cur: Any, group_id: int, entity: str, values: list[str]) -> int:
-    """Give dense ids to the given external ids that have none (used by real-time events)."""
+    """Give dense ids to the given external ids that have none (for real-time events)."""
     if not values:
         return 0
-    row = cur.execute(
-        """
-        INSERT INTO id_map
-        SELECT ?, ?, ext, base + row_number() OVER (ORDER BY ext) - 1
-        FROM (SELECT DISTINCT unnest(?::VARCHAR[]) AS ext) AS new_ids
-        CROSS JOIN (
-            SELECT coalesce(max(dense_id) + 1, 0) AS base FROM id_map
-            WHERE dataset_group_id = ? AND entity = ?
-        ) AS start
-        WHERE NOT EXISTS (
-            SELECT 1 FROM id_map m
-            WHERE m.dataset_group_id = ? AND m.entity = ? AND m.external_id = new_ids.ext
-        )
-        """,
-        [group_id, entity, values, group_id, entity, group_id, entity],
-    ).fetchone()
-    return int(row[0]) if row else 0
+    return _assign(cur, group_id, entity, "SELECT DISTINCT unnest(?::VARCHAR[]) AS ext", [values])
 
 
 def load(cur: Any, group_id: int, entity: str) -> list[str]:
