@@ -316,6 +316,18 @@ class Recipe(ABC):
             scores[:, ~keep] = -np.inf
         return top_n(scores, n)
 
+    def segment_scores(self, item_sets: list[np.ndarray]) -> np.ndarray:
+        """Affinity (len(item_sets) x n_users) of every known user for each set of items
+        (one item for aws-item-affinity; the items matching an attribute query for
+        aws-item-attribute-affinity)."""
+        raise RecipeNotApplicable(f"{self.recipe_arn} does not make user segments")
+
+    def user_segments(
+        self, item_sets: list[np.ndarray], n: int = 100
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top `n` users per item set: (user ids, scores), best first, -1 padded."""
+        return top_n(self.segment_scores(item_sets).astype(np.float32, copy=False), n)
+
     # --- persistence ------------------------------------------------------------------------
 
     def state(self) -> dict[str, np.ndarray]:

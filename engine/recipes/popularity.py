@@ -23,8 +23,9 @@ class PopularityCount(Recipe):
             progress(1.0, "counted users per item")
         return self
 
-    def score_all(self, users: np.ndarray, history: History,
-                  context: dict[str, str] | None = None) -> np.ndarray:
+    def score_all(
+        self, users: np.ndarray, history: History, context: dict[str, str] | None = None
+    ) -> np.ndarray:
         return np.broadcast_to(self.counts, (len(users), self.n_items)).copy()
 
     def similar_scores(self, items: np.ndarray) -> np.ndarray:

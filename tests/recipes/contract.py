@@ -40,17 +40,24 @@ def tiny_data() -> TrainingData:
             times.append(1_700_000_000 + u * 1000 + k * 60)
             device.append(u % 2)
     interactions = Interactions(
-        np.array(users), np.array(items), np.array(times), N_USERS, N_ITEMS,
-        context={"DEVICE": np.array(device)}, context_values={"DEVICE": ["mobile", "desktop"]},
+        np.array(users),
+        np.array(items),
+        np.array(times),
+        N_USERS,
+        N_ITEMS,
+        context={"DEVICE": np.array(device)},
+        context_values={"DEVICE": ["mobile", "desktop"]},
     )
     item_features = Features(
-        sp.csr_matrix((np.ones(N_ITEMS), (np.arange(N_ITEMS), np.arange(N_ITEMS) // 15)),
-                      shape=(N_ITEMS, 2)),
+        sp.csr_matrix(
+            (np.ones(N_ITEMS), (np.arange(N_ITEMS), np.arange(N_ITEMS) // 15)), shape=(N_ITEMS, 2)
+        ),
         ["CATEGORY=a", "CATEGORY=b"],
     )
     user_features = Features(
-        sp.csr_matrix((np.ones(N_USERS), (np.arange(N_USERS), np.arange(N_USERS) % 2)),
-                      shape=(N_USERS, 2)),
+        sp.csr_matrix(
+            (np.ones(N_USERS), (np.arange(N_USERS), np.arange(N_USERS) % 2)), shape=(N_USERS, 2)
+        ),
         ["AGE=young", "AGE=old"],
     )
     creation = np.full(N_ITEMS, 1_600_000_000.0)
@@ -64,6 +71,7 @@ class RecipeContract:
     hyperparameters: ClassVar[dict[str, Any]] = {}
     personalized: ClassVar[bool] = True  # False for popularity-like recipes
     related_items: ClassVar[bool] = False  # True if similar_items must work
+    segments: ClassVar[bool] = False  # True if user_segments must work
 
     def histories(self, data: TrainingData, users: np.ndarray) -> History:
         return data.interactions.history(users)
@@ -71,7 +79,10 @@ class RecipeContract:
     def test_describes_itself(self):
         assert self.recipe.recipe_arn.startswith("arn:aws:personalize:::recipe/")
         assert self.recipe.recipe_type in (
-            "USER_PERSONALIZATION", "PERSONALIZED_RANKING", "RELATED_ITEMS", "POPULAR_ITEMS",
+            "USER_PERSONALIZATION",
+            "PERSONALIZED_RANKING",
+            "RELATED_ITEMS",
+            "POPULAR_ITEMS",
             "USER_SEGMENTATION",
         )
         assert self.recipe.description
@@ -103,8 +114,9 @@ class RecipeContract:
         ids, _ = model.recommend(users, history, n=10, exclude_seen=False, allow=allow)
         assert set(ids[ids >= 0]) <= set(allow.tolist())
         exclude = sp.csr_matrix((np.ones(4), (np.arange(4), [1, 3, 20, 22])), shape=(4, N_ITEMS))
-        ids, _ = model.recommend(users, history, n=10, exclude_seen=False, allow=allow,
-                                 exclude=exclude)
+        ids, _ = model.recommend(
+            users, history, n=10, exclude_seen=False, allow=allow, exclude=exclude
+        )
         for row, banned in zip(ids, [1, 3, 20, 22], strict=True):
             assert banned not in row
 
@@ -128,8 +140,7 @@ class RecipeContract:
         np.testing.assert_allclose(got[:-1], scores[0][: len(items) - 1], rtol=1e-4, atol=1e-5)
 
     def test_new_user_known_only_by_history(self, model, data):
-        history = History([np.array([16, 17, 18], np.int32)],
-                          [np.array([1, 2, 3], np.int64)], None)
+        history = History([np.array([16, 17, 18], np.int32)], [np.array([1, 2, 3], np.int64)], None)
         ids, _ = model.recommend(np.array([N_USERS + 3]), history, n=5)
         assert (ids >= 0).sum() > 0
 
@@ -141,6 +152,16 @@ class RecipeContract:
         ids, scores = model.similar_items(np.array([0, 16]), n=5)
         assert ids.shape == (2, 5)
         assert 0 not in ids[0] and 16 not in ids[1]
+
+    def test_user_segments(self, model):
+        if not self.segments:
+            with pytest.raises(RecipeNotApplicable):
+                model.user_segments([np.array([0])], n=3)
+            return
+        users, scores = model.user_segments([np.array([0, 1, 2]), np.array([20, 21])], n=10)
+        assert users.shape == (2, 10)
+        assert np.mean(users[0] % 2 == 0) > 0.7  # even users like items 0-14
+        assert np.mean(users[1] % 2 == 1) > 0.7
 
     def test_save_and_load_round_trip(self, model, data, tmp_path):
         model.save(tmp_path / "m")
