@@ -362,6 +362,15 @@ def test_sample_schemas_and_files_import_cleanly(tmp_path):
     with Engine(tmp_path / "d") as engine:
         group = load_sample(engine, SAMPLE_DIR, on_progress=lambda job, f: seen.append(job))
         report = engine.get_data_readiness(datasetGroupArn=group)
+        gid = engine.catalog.require(group, "dataset-group").id
+        with engine.store.cursor() as cur:
+            id_counts = cur.execute(
+                "SELECT entity, count(*), count(DISTINCT external_id), max(dense_id) + 1 "
+                "FROM id_map WHERE dataset_group_id = ? GROUP BY 1 ORDER BY 1",
+                [gid],
+            ).fetchall()
+    # the three imports ran concurrently: each id got exactly one dense id, 0..n-1
+    assert id_counts == [("ITEM", 1000, 1000, 1000), ("USER", 4000, 4000, 4000)]
     assert report["readyToTrain"]
     assert report["datasets"]["USERS"] >= 3000 and report["datasets"]["ITEMS"] >= 500
     assert report["interactions"] >= 100_000

@@ -167,7 +167,7 @@ class ImportRun:
 
     def _load(self, files: list[Path], headers: list[list[str]]) -> None:
         plan = self.plan
-        with self.store.transaction() as cur:
+        with self.store.id_map_lock, self.store.transaction() as cur:
             self.progress.cursor = cur
             self.progress.step = "loading"
             bad, total, examples = self._load_files(cur, files, headers)

@@ -85,14 +85,14 @@ class Catalog:
                         now,
                         json.dumps(spec or {}),
                     ],
-                ).fetchone()
+                ).fetchall()[0]
         return Resource.from_row(row)
 
     def get(self, arn: str, cursor: Any = None) -> Resource | None:
         """The resource with this ARN, or None."""
         with self._cursor(cursor) as cur:
-            row = cur.execute(f"SELECT {COLUMNS} FROM resources WHERE arn = ?", [arn]).fetchone()
-        return Resource.from_row(row) if row else None
+            rows = cur.execute(f"SELECT {COLUMNS} FROM resources WHERE arn = ?", [arn]).fetchall()
+        return Resource.from_row(rows[0]) if rows else None
 
     def require(self, arn: str, resource_type: str, cursor: Any = None) -> Resource:
         """The resource with this ARN and type, or ResourceNotFoundException."""

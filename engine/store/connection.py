@@ -48,6 +48,9 @@ class Store:
             self.lock.release()
             raise
         self.write_lock = threading.RLock()
+        # Held by every transaction that assigns dense ids (imports, events): two concurrent
+        # transactions would otherwise each give the same new id a number.
+        self.id_map_lock = threading.Lock()
         self.migrate()
 
     def _config(self, settings: Settings) -> dict[str, str]:

@@ -90,13 +90,13 @@ def load_csv(
         f"SELECT {select}, '{SOURCE_IMPORT}', ?, ? "
         f"FROM read_csv(?, {csv_options(columns, rejects)})",
         [job_id, loaded_at, str(path)],
-    ).fetchone()
+    ).fetchall()[0]
     return int(row[0])
 
 
 def csv_rejects(cur: Any, rejects: str, path: Path) -> tuple[int, list[BadRow]]:
     """How many lines DuckDB's reader rejected, and the first few, from a `load_csv` run."""
-    count = cur.execute(f"SELECT count(DISTINCT line) FROM {rejects}").fetchone()[0]
+    count = cur.execute(f"SELECT count(DISTINCT line) FROM {rejects}").fetchall()[0][0]
     rows = cur.execute(
         f"SELECT line, column_name, error_type, error_message, csv_line FROM {rejects} "
         f"ORDER BY line LIMIT {EXAMPLES}"
@@ -159,7 +159,7 @@ def parquet_problems(
     source = "read_parquet(?, file_row_number = true)"
     count, total = cur.execute(
         f"SELECT count(*) FILTER (WHERE {any_bad}), count(*) FROM {source}", [str(path)]
-    ).fetchone()
+    ).fetchall()[0]
     if not count:
         return 0, int(total), []
     cases = " ".join(
@@ -194,7 +194,7 @@ def load_parquet(
         f"INSERT INTO {table_name(dataset_id)} ({target}, _source, _job, _loaded_at) "
         f"SELECT {select}, '{SOURCE_IMPORT}', ?, ? FROM read_parquet(?)",
         [job_id, loaded_at, str(path)],
-    ).fetchone()
+    ).fetchall()[0]
     return int(row[0])
 
 
@@ -207,7 +207,7 @@ def rule_violations(cur: Any, dataset_id: int, rules: list[ValueRule], job_id: i
         cur.execute(
             f"SELECT count(*) FROM {table_name(dataset_id)} WHERE _job = ? AND ({any_bad})",
             [job_id],
-        ).fetchone()[0]
+        ).fetchall()[0][0]
     )
 
 
@@ -216,7 +216,7 @@ def delete_previous_imports(cur: Any, dataset_id: int, job_id: int) -> int:
     row = cur.execute(
         f"DELETE FROM {table_name(dataset_id)} WHERE _source = '{SOURCE_IMPORT}' AND _job <> ?",
         [job_id],
-    ).fetchone()
+    ).fetchall()[0]
     return int(row[0]) if row else 0
 
 
@@ -227,7 +227,7 @@ def replace_existing_ids(cur: Any, dataset_id: int, id_field: str, job_id: int) 
         f"DELETE FROM {table} WHERE (_job IS NULL OR _job <> ?) AND {col} IN "
         f"(SELECT {col} FROM {table} WHERE _job = ?)",
         [job_id, job_id],
-    ).fetchone()
+    ).fetchall()[0]
     return int(row[0]) if row else 0
 
 
@@ -244,4 +244,4 @@ def duplicate_ids(cur: Any, dataset_id: int, id_field: str, job_id: int) -> list
 
 def row_count(cur: Any, dataset_id: int) -> int:
     """All rows of a dataset."""
-    return int(cur.execute(f"SELECT count(*) FROM {table_name(dataset_id)}").fetchone()[0])
+    return int(cur.execute(f"SELECT count(*) FROM {table_name(dataset_id)}").fetchall()[0][0])

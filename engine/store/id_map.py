@@ -29,7 +29,7 @@ def _assign(cur: Any, group_id: int, entity: str, new_ids_sql: str, params: list
         )
         """,
         [group_id, entity, *params, group_id, entity, group_id, entity],
-    ).fetchone()
+    ).fetchall()[0]
     return int(row[0]) if row else 0
 
 

@@ -13,10 +13,10 @@ def interactions_profile(cur: Any, dataset_id: int, has_event_type: bool) -> dic
     rows, users, items, first, last = cur.execute(
         f'SELECT count(*), count(DISTINCT "USER_ID"), count(DISTINCT "ITEM_ID"), '
         f'min("TIMESTAMP"), max("TIMESTAMP") FROM {table}'
-    ).fetchone()
+    ).fetchall()[0]
     repeat_users = cur.execute(
         f'SELECT count(*) FROM (SELECT "USER_ID" FROM {table} GROUP BY 1 HAVING count(*) >= 2)'
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     event_types: dict[str, int] = {}
     if has_event_type:
         for name, count in cur.execute(
@@ -36,7 +36,7 @@ def interactions_profile(cur: Any, dataset_id: int, has_event_type: bool) -> dic
 
 def entity_count(cur: Any, dataset_id: int) -> int:
     """Rows of a Users or Items table."""
-    return int(cur.execute(f"SELECT count(*) FROM {table_name(dataset_id)}").fetchone()[0])
+    return int(cur.execute(f"SELECT count(*) FROM {table_name(dataset_id)}").fetchall()[0][0])
 
 
 def events_per_day(cur: Any, dataset_id: int, has_event_type: bool) -> Any:
