@@ -19,6 +19,9 @@ from engine.datasets.imports import IMPORT_JOB, ImportJobOps
 from engine.datasets.readiness import ReadinessOps
 from engine.datasets.schemas import SchemaOps
 from engine.jobs import RUNNING_STATUSES, BackgroundJobs
+from engine.solutions.recipes import RecipeOps
+from engine.solutions.solutions import VERSION
+from engine.solutions.versions import SolutionVersionOps
 from engine.store import Catalog, Store
 
 log = logging.getLogger("tailor")
@@ -28,9 +31,10 @@ INTERRUPTED = (
     "nothing of it was kept. Create the job again."
 )
 TERMINAL = ("ACTIVE", "CREATE FAILED", "CREATE STOPPED")
+RUNNING = (*RUNNING_STATUSES, "CREATE STOPPING")
 
 
-class Engine(ImportJobOps, ReadinessOps, SchemaOps, DatasetGroupOps):
+class Engine(SolutionVersionOps, RecipeOps, ImportJobOps, ReadinessOps, SchemaOps, DatasetGroupOps):
     """Amazon Personalize's operations on `<data_dir>/tailor.duckdb`.
 
     >>> with Engine("/tmp/tailor-data") as engine:
@@ -54,9 +58,9 @@ class Engine(ImportJobOps, ReadinessOps, SchemaOps, DatasetGroupOps):
 
     def _fail_interrupted_jobs(self) -> None:
         """Jobs left pending or in progress by a process that died are failed, not resumed."""
-        for kind in (IMPORT_JOB,):
+        for kind in (IMPORT_JOB, VERSION):
             for job in self.catalog.list(kind):
-                if job.status in RUNNING_STATUSES:
+                if job.status in RUNNING:
                     log.warning("marking interrupted job %s as failed", job.arn)
                     self.catalog.update(job.arn, status="CREATE FAILED", failure_reason=INTERRUPTED)
 
@@ -75,19 +79,15 @@ class Engine(ImportJobOps, ReadinessOps, SchemaOps, DatasetGroupOps):
         }
 
     def job_progress(self, arn: str) -> dict[str, Any]:
-        """Tailor's own: how far a running job is (`fraction` 0..1, `step`, `rows`)."""
+        """Tailor's own: how far a background job is: `status`, `fraction` (0..1), `step`, and
+        job-specific details (rows imported; HPO trial, candidate recipe)."""
         progress = self.jobs.progress(arn)
         resource = self.catalog.get(arn)
         status = resource.status if resource else None
         if progress is None:
             done = status in TERMINAL
-            return {"status": status, "fraction": 1.0 if done else 0.0, "step": status, "rows": 0}
-        return {
-            "status": status,
-            "fraction": progress.fraction(),
-            "step": progress.step,
-            "rows": progress.rows,
-        }
+            return {"status": status, "fraction": 1.0 if done else 0.0, "step": status}
+        return {"status": status, **progress.snapshot()}
 
     def close(self) -> None:
         """Stop background work (queued jobs are failed), checkpoint and release the directory."""

@@ -66,6 +66,10 @@ class ImportProgress:
                 current = 0.0
         return min(1.0, (self.files_done + current) / self.files_total)
 
+    def snapshot(self) -> dict[str, Any]:
+        """`fraction`, `step` and `rows` for progress displays."""
+        return {"fraction": self.fraction(), "step": self.step, "rows": self.rows}
+
 
 def check_header(path: Path, header: list[str], fields: list[SchemaField]) -> None:
     """The file's columns must be schema fields, once each, with every required field present."""

@@ -1,0 +1,1 @@
+"""Recipes, solutions and solution versions: the training side of Personalize's API."""
