@@ -161,3 +161,41 @@ def test_aws_cli_talks_to_tailor(server):
     )
     assert missing.returncode != 0
     assert "ResourceNotFoundException" in missing.stderr
+
+
+def test_boto3_trains_a_solution_and_reads_its_metrics(client, server):
+    _, data_dir = server
+    bucket = data_dir / "s3" / "training"
+    write_csv(bucket / "interactions.csv", HEADER, interaction_rows(3000, users=60, items=50))
+    group = client.create_dataset_group(name="training")["datasetGroupArn"]
+    schema = client.create_schema(name="training-i", schema=json.dumps(INTERACTIONS_SCHEMA))
+    dataset = client.create_dataset(name="t", schemaArn=schema["schemaArn"],
+                                    datasetGroupArn=group, datasetType="Interactions")
+    job = client.create_dataset_import_job(
+        jobName="training-import", datasetArn=dataset["datasetArn"],
+        dataSource={"dataLocation": "s3://training/interactions.csv"})["datasetImportJobArn"]
+    wait_status(lambda: client.describe_dataset_import_job(datasetImportJobArn=job)
+                ["datasetImportJob"])
+    recipes = {r["recipeArn"] for r in client.list_recipes()["recipes"]}
+    assert "arn:aws:personalize:::recipe/aws-popularity-count" in recipes
+    solution = client.create_solution(
+        name="wire-popular", datasetGroupArn=group,
+        recipeArn="arn:aws:personalize:::recipe/aws-popularity-count")["solutionArn"]
+    version = client.create_solution_version(solutionArn=solution)["solutionVersionArn"]
+    described = wait_status(lambda: client.describe_solution_version(
+        solutionVersionArn=version)["solutionVersion"])
+    assert described["status"] == "ACTIVE", described.get("failureReason")
+    metrics = client.get_solution_metrics(solutionVersionArn=version)["metrics"]
+    assert 0 < metrics["normalized_discounted_cumulative_gain_at_10"] <= 1
+    with pytest.raises(client.exceptions.InvalidInputException, match="recipeArn"):
+        client.create_solution(name="no-recipe", datasetGroupArn=group)
+
+
+def wait_status(describe, timeout: float = 120.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = describe()
+        if found["status"] in ("ACTIVE", "CREATE FAILED", "CREATE STOPPED"):
+            return found
+        assert time.monotonic() < deadline, found
+        time.sleep(0.2)

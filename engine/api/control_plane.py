@@ -9,6 +9,7 @@ with a clear error, never a 500.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,8 @@ from starlette.responses import Response
 from engine import runtime
 from engine.errors import PersonalizeError
 from engine.operations import service_model
+
+log = logging.getLogger("tailor.api")
 
 TARGET_PREFIX = "AmazonPersonalize."
 CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -88,4 +91,8 @@ async def dispatch(request: Request) -> Response:
         result = await run_in_threadpool(lambda: method(**params))
     except PersonalizeError as exc:
         return aws_error(exc.code, exc.message, exc.status)
+    except Exception as exc:  # noqa: BLE001 - a bug must still answer in AWS's shape
+        log.exception("%s failed", op)
+        return aws_error("InternalFailure", f"{op} failed inside Tailor: {type(exc).__name__}",
+                         500)
     return aws_response(result or {})
