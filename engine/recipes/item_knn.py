@@ -47,6 +47,23 @@ def popular_fill(scores: np.ndarray, popularity: np.ndarray) -> np.ndarray:
     return np.where(positive, scores, fill).astype(np.float32)
 
 
+DENSE_TOP_K_ENTRIES = 1 << 24  # blocks up to 16M entries take the dense path (64 MB float32)
+
+
+def _top_k_dense(dense: np.ndarray, k: int) -> sp.csr_matrix:
+    """`top_k_per_row` on a dense block: argpartition, then ties at the k-th value resolved
+    by column order, exactly as the sparse path does (without sorting every entry)."""
+    k = min(k, dense.shape[1])
+    kth = -np.partition(-dense, k - 1, axis=1)[:, k - 1 : k]
+    above = dense > kth
+    tied = dense == kth
+    room = k - above.sum(axis=1, keepdims=True)
+    keep = (above | (tied & (np.cumsum(tied, axis=1) <= room))) & (dense != 0)
+    out = sp.csr_matrix(np.where(keep, dense, 0.0), dtype=np.float32)
+    out.sort_indices()
+    return out
+
+
 def top_k_per_row(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
     """Keep the `k` largest entries of each row (ties by column order); zeros are dropped."""
     matrix = sp.csr_matrix(matrix)
@@ -55,6 +72,8 @@ def top_k_per_row(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
     if counts.max(initial=0) <= k:
         matrix.sort_indices()
         return matrix
+    if matrix.shape[0] * matrix.shape[1] <= DENSE_TOP_K_ENTRIES:
+        return _top_k_dense(matrix.toarray(), k)
     rows = np.repeat(np.arange(matrix.shape[0]), counts)
     order = np.lexsort((-matrix.data, rows))
     rank = np.arange(len(order)) - np.repeat(matrix.indptr[:-1], counts)
