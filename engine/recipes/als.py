@@ -8,8 +8,9 @@ factor arrays are kept. At answer time every user, known or new, is folded in fr
 
     x_u = (Y^T Y + reg I + sum_i (c_ui - 1) y_i y_i^T)^-1  sum_i c_ui y_i,   c_ui = alpha r_ui
 
-vectorised over the batch, so new users and new events count without retraining. Users with
-no known items get the popular list. The trained user factors serve item affinity segments.
+vectorised over the batch, so new users and new events count without retraining. A known
+user with no history given keeps the trained vector; other users with no known items get the
+popular list. The trained user factors serve item affinity segments.
 """
 
 from __future__ import annotations
@@ -158,6 +159,9 @@ class ImplicitAls(Recipe):
         self, users: np.ndarray, history: History, context: dict[str, str] | None = None
     ) -> np.ndarray:
         vectors = self.user_vectors(history)
+        users = np.asarray(users)
+        trained = ~vectors.any(axis=1) & (users >= 0) & (users < len(self.user_factors))
+        vectors[trained] = self.user_factors[users[trained]]  # known, but no history given
         scores = vectors @ self.item_factors.T
         cold = ~vectors.any(axis=1)
         if cold.any():  # nothing known about the user: the popular list
