@@ -1,0 +1,1 @@
+"""Offline evaluation of recipes: Personalize's holdout split of users and its metrics."""
