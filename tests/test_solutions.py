@@ -329,3 +329,16 @@ def test_interrupted_training_is_failed_on_reopen(tmp_path):
     with Engine(tmp_path / "d") as engine:
         again = engine.catalog.get("arn:x/solution/s/1")
     assert again.status == "CREATE FAILED" and "Interrupted" in again.failure_reason
+
+
+def test_algorithm_hyperparameters_reach_the_model(shop):
+    engine, group = shop
+    arn = engine.create_solution(
+        name="fixed-lambda", datasetGroupArn=group, recipeArn=EASE,
+        solutionConfig={"algorithmHyperParameters": {"l2_lambda": "50"}},
+    )["solutionArn"]
+    version = train(engine, arn)
+    info = engine.describe_solution_version(solutionVersionArn=version)["solutionVersion"]
+    assert info["tunedHPOParams"]["algorithmHyperParameters"]["l2_lambda"] == "50.0"
+    model = load_model(engine.data_dir / "artifacts", version.rsplit("/", 1)[1])
+    assert model.config.l2_lambda == 50.0

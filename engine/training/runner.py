@@ -18,8 +18,14 @@ from engine.errors import InvalidInputException
 from engine.recipes import AUTOML_DEFAULT, recipe_class
 from engine.recipes.base import TrainingData, TrainingStopped
 from engine.training import hpo
+from engine.training.automl import (
+    Candidate,
+    Tuning,
+    best_candidate,
+    evaluate_candidate,
+    params_for,
+)
 from engine.training.data import build_training_data
-from engine.training.metrics import evaluate_recipe
 from engine.training.split import holdout_split
 
 MIN_INTERACTIONS = 1000
@@ -152,71 +158,54 @@ class TrainingRun:
         check_minimums(data)
         progress.check()
         split = holdout_split(data.interactions, seed=0)
-        results = [
-            self._candidate(arn, data, split, i)
-            for i, arn in enumerate(candidates(self.plan.solution))
-        ]
+        results = [self._candidate(arn, data, split) for arn in candidates(self.plan.solution)]
         metric = self.config.get("autoMLConfig", {}).get("metricName") or hpo.DEFAULT_METRIC
-        best = max(results, key=lambda r: r["metrics"].get(metric, 0.0))
-        progress.step, progress.candidate = "training the final model", best["recipeArn"]
-        model = recipe_class(best["recipeArn"])(**best["params"])
+        best = best_candidate(results, metric)
+        progress.step, progress.candidate = "training the final model", best.recipe_arn
+        model = recipe_class(best.recipe_arn)(**best.params)
         model.fit(data, self._report)
         save_model(model, self.store.data_dir / "artifacts", self.plan.artifact_id)
         return {
-            "trainedRecipeArn": best["recipeArn"],
+            "trainedRecipeArn": best.recipe_arn,
             "tunedHPOParams": {
-                "algorithmHyperParameters": {k: str(v) for k, v in best["params"].items()}
+                "algorithmHyperParameters": {k: str(v) for k, v in best.params.items()}
             },
-            "metrics": best["metrics"],
+            "metrics": best.metrics,
             "candidates": [
                 {
-                    "recipeArn": r["recipeArn"],
-                    "metrics": r["metrics"],
-                    "params": {k: str(v) for k, v in r["params"].items()},
+                    "recipeArn": r.recipe_arn,
+                    "metrics": r.metrics,
+                    "params": {k: str(v) for k, v in r.params.items()},
+                    "trials": len(r.trials),
                 }
                 for r in results
             ],
         }
 
-    def _candidate(
-        self, recipe_arn: str, data: TrainingData, split: Any, index: int
-    ) -> dict[str, Any]:
+    def _candidate(self, recipe_arn: str, data: TrainingData, split: Any) -> Candidate:
         """Tune (if asked) and evaluate one recipe on the holdout split."""
-        recipe = recipe_class(recipe_arn)
         progress = self.progress
         progress.candidate = recipe_arn
-        fixed = hpo.coerce(recipe, self.plan.solution.get("algorithmHyperParameters") or {})
-        if self.plan.training_mode == "UPDATE" and self.plan.previous_params:
-            fixed = {**hpo.coerce(recipe, self.plan.previous_params), **fixed}
-        params = fixed
-        if self.plan.solution.get("performHPO") and self.plan.training_mode != "UPDATE":
-            params = self._tune(recipe, fixed, data, split)
-        progress.step = f"evaluating {recipe_arn.rsplit('/', 1)[-1]}"
-        train = TrainingData(
-            split.train, data.user_features, data.item_features, data.item_creation
-        )
-        model = recipe(**params).fit(train, self._report)
-        features = data.item_features.matrix if data.item_features is not None else None
-        metrics = evaluate_recipe(model, split, item_features=features)
-        return {"recipeArn": recipe_arn, "params": params, "metrics": metrics}
-
-    def _tune(
-        self, recipe: Any, fixed: dict[str, Any], data: TrainingData, split: Any
-    ) -> dict[str, Any]:
-        config = self.config.get("hpoConfig") or {}
-        resources = config.get("hpoResourceConfig") or {}
-        trials = int(resources.get("maxNumberOfTrainingJobs") or 8)
-        parallel = int(resources.get("maxParallelTrainingJobs") or 2)
-        ranges = config.get("algorithmHyperParameterRanges")
-        space = hpo.space_from_ranges(recipe, ranges) if ranges else hpo.default_space(recipe)
-        space = [p for p in space if p.name not in fixed]
-        inner = holdout_split(split.train, seed=1)  # tune on training users only
-        self.progress.trials = trials
+        strict = not self.plan.solution.get("performAutoML")
+        fixed = params_for(recipe_arn, self.config.get("algorithmHyperParameters") or {}, strict)
+        update = self.plan.training_mode == "UPDATE"
+        if update and self.plan.previous_params:
+            fixed = {**params_for(recipe_arn, self.plan.previous_params, False), **fixed}
+        tuning = None
+        if self.plan.solution.get("performHPO") and not update:
+            config = self.config.get("hpoConfig") or {}
+            resources = config.get("hpoResourceConfig") or {}
+            tuning = Tuning(
+                int(resources.get("maxNumberOfTrainingJobs") or 8),
+                int(resources.get("maxParallelTrainingJobs") or 2),
+                config.get("algorithmHyperParameterRanges"),
+            )
+            progress.trials = tuning.trials
 
         def on_trial(done: int, total: int, best: float | None) -> None:
-            self.progress.trial, self.progress.best = done, best
-            self.progress.step = f"HPO trial {done}/{total}"
-            self.progress.check()
+            progress.trial, progress.best = done, best
+            progress.step = f"HPO trial {done}/{total}"
+            progress.check()
 
-        result = hpo.search(recipe, fixed, space, data, inner, trials, parallel, on_trial=on_trial)
-        return result.best_params
+        progress.step = f"evaluating {recipe_arn.rsplit('/', 1)[-1]}"
+        return evaluate_candidate(recipe_arn, data, split, fixed, tuning, self._report, on_trial)
