@@ -60,6 +60,7 @@ from engine.training.metrics import evaluate, item_popularity  # noqa: E402
 from engine.training.split import Split, kfold_splits  # noqa: E402
 
 K = 25
+NDCG = "normalized_discounted_cumulative_gain_at_10"
 TAILOR_MODULES = ["popularity", "ease", "als", "item_knn", "user_personalization", "sequence"]
 
 
@@ -325,6 +326,31 @@ def recipe_candidate(factory: Callable[[], Recipe]) -> Callable[[Fold], np.ndarr
     return recommend
 
 
+def automl_candidate(trials: int = 0) -> Candidate:
+    """Tailor's AutoML exactly as a solution with performAutoML runs it: every default
+    candidate recipe (tuned with `trials` HPO trials each if > 0) is evaluated on a holdout
+    split of the fold's training users, the best by NDCG@10 is fitted on the whole fold."""
+    from engine.recipes import AUTOML_DEFAULT, recipe_class, recipe_name
+    from engine.training.automl import Tuning, best_candidate, evaluate_candidate
+    from engine.training.split import holdout_split
+
+    def recommend(fold: Fold) -> np.ndarray:
+        inner = holdout_split(fold.split.train, seed=0)
+        tuning = Tuning(trials=trials, parallel=2) if trials else None
+        found = [evaluate_candidate(arn, fold.data, inner, {}, tuning) for arn in AUTOML_DEFAULT]
+        best = best_candidate(found)
+        print(
+            f"    automl picked {recipe_name(best.recipe_arn)} "
+            f"({', '.join(f'{recipe_name(c.recipe_arn)} {c.metrics[NDCG]:.4f}' for c in found)})"
+        )
+        model = recipe_class(best.recipe_arn)(**best.params).fit(fold.data)
+        ids, _ = model.recommend(fold.split.test_users, fold.split.test_history, n=K)
+        return ids
+
+    label = f"Tailor AutoML (HPO {trials} trials)" if trials else "Tailor AutoML"
+    return Candidate("tailor-automl", label, "tailor", recommend)
+
+
 # --- running and reporting -------------------------------------------------------------------
 
 
@@ -470,6 +496,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ties", choices=["random", "stored", "input", "truth"], default="random")
     parser.add_argument("--study-ties", action="store_true", help="NDCG@10 per tie rule")
+    parser.add_argument(
+        "--automl-trials",
+        type=int,
+        default=0,
+        help="HPO trials per AutoML candidate (0: recipe defaults)",
+    )
     args = parser.parse_args(argv)
 
     folder = DATA / args.dataset
@@ -487,7 +519,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     filters = (args.models or "").lower()
     wants_tailor = not filters or "tailor" in filters
-    candidates = raw_peers() + (tailor_recipe_candidates() if wants_tailor else [])
+    tailor = tailor_recipe_candidates() + [automl_candidate(args.automl_trials)]
+    candidates = raw_peers() + (tailor if wants_tailor else [])
     candidates = select(candidates, args.models)
     if not candidates:
         print(f"no model matches --models {args.models!r}")
