@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import boto3
+import numpy as np
 import pytest
 from botocore.exceptions import ClientError
 
@@ -166,7 +167,11 @@ def test_aws_cli_talks_to_tailor(server):
 def test_boto3_trains_a_solution_and_reads_its_metrics(client, server):
     _, data_dir = server
     bucket = data_dir / "s3" / "training"
-    write_csv(bucket / "interactions.csv", HEADER, interaction_rows(3000, users=60, items=50))
+    rng = np.random.default_rng(3)  # popular items are popular for everyone: popularity scores
+    items = np.minimum(rng.zipf(1.6, 3000), 80)
+    rows = [[f"u{rng.integers(60)}", f"i{item}", 1_700_000_000 + n * 60, "view", "", ""]
+            for n, item in enumerate(items)]
+    write_csv(bucket / "interactions.csv", HEADER, rows)
     group = client.create_dataset_group(name="training")["datasetGroupArn"]
     schema = client.create_schema(name="training-i", schema=json.dumps(INTERACTIONS_SCHEMA))
     dataset = client.create_dataset(name="t", schemaArn=schema["schemaArn"],
