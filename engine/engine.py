@@ -19,6 +19,8 @@ from engine.datasets.imports import IMPORT_JOB, ImportJobOps
 from engine.datasets.readiness import ReadinessOps
 from engine.datasets.schemas import SchemaOps
 from engine.jobs import RUNNING_STATUSES, BackgroundJobs
+from engine.serving.loaded import ModelCache
+from engine.serving.recommend import RecommendOps
 from engine.solutions.recipes import RecipeOps
 from engine.solutions.solutions import VERSION
 from engine.solutions.versions import SolutionVersionOps
@@ -34,7 +36,15 @@ TERMINAL = ("ACTIVE", "CREATE FAILED", "CREATE STOPPED")
 RUNNING = (*RUNNING_STATUSES, "CREATE STOPPING")
 
 
-class Engine(SolutionVersionOps, RecipeOps, ImportJobOps, ReadinessOps, SchemaOps, DatasetGroupOps):
+class Engine(
+    RecommendOps,
+    SolutionVersionOps,
+    RecipeOps,
+    ImportJobOps,
+    ReadinessOps,
+    SchemaOps,
+    DatasetGroupOps,
+):
     """Amazon Personalize's operations on `<data_dir>/tailor.duckdb`.
 
     >>> with Engine("/tmp/tailor-data") as engine:
@@ -54,6 +64,7 @@ class Engine(SolutionVersionOps, RecipeOps, ImportJobOps, ReadinessOps, SchemaOp
         self.catalog = Catalog(self.store)
         self.arns = ArnFactory(self.settings.region, self.settings.account_id)
         self.jobs = BackgroundJobs()
+        self.models = ModelCache()
         self._fail_interrupted_jobs()
 
     def _fail_interrupted_jobs(self) -> None:

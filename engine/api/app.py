@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from engine import runtime
 from engine.api.control_plane import dispatch
+from engine.api.runtime_routes import router as runtime_router
 
 
 def _version() -> str:
@@ -53,5 +54,6 @@ def create_api() -> FastAPI:
         ok = runtime.current() is not None
         return JSONResponse({"status": "ok" if ok else "starting"}, status_code=200 if ok else 503)
 
+    api.include_router(runtime_router)
     api.add_api_route("/", dispatch, methods=["POST"], include_in_schema=False)
     return api

@@ -93,6 +93,5 @@ async def dispatch(request: Request) -> Response:
         return aws_error(exc.code, exc.message, exc.status)
     except Exception as exc:  # noqa: BLE001 - a bug must still answer in AWS's shape
         log.exception("%s failed", op)
-        return aws_error("InternalFailure", f"{op} failed inside Tailor: {type(exc).__name__}",
-                         500)
+        return aws_error("InternalFailure", f"{op} failed inside Tailor: {type(exc).__name__}", 500)
     return aws_response(result or {})

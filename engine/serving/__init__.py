@@ -1,0 +1,1 @@
+"""Real-time serving: campaigns, filters, recommendations, events."""
