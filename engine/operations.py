@@ -161,6 +161,7 @@ def operation(op_name: str, service: str = "personalize") -> Callable[[F], F]:
             return method(self, **params)
 
         wrapper.operation_name = op_name  # type: ignore[attr-defined]
+        wrapper.service = service  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     return decorate

@@ -63,10 +63,10 @@ def test_boto3_raises_the_modelled_exceptions(client):
 
 def test_unsupported_operations_answer_a_clear_error(client):
     with pytest.raises(ClientError) as caught:
-        client.list_campaigns()
+        client.list_recommenders()
     error = caught.value.response["Error"]
     assert error["Code"] == "UnsupportedOperationException"
-    assert "ListCampaigns" in error["Message"]
+    assert "ListRecommenders" in error["Message"]
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
 
 

@@ -397,7 +397,7 @@ def test_engine_has_the_catalog_operations():
 def test_engine_operations_match_their_input_shapes(attr, method):
     op_name = method.operation_name
     assert xform_name(op_name) == attr
-    shape = operation_model(op_name).input_shape
+    shape = operation_model(op_name, method.service).input_shape
     members = set(shape.members) if shape else set()
     params = inspect.signature(method.__wrapped__).parameters
     keywords = {n for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
