@@ -240,3 +240,36 @@ def test_boto3_runtime_client_against_tailor(tmp_path):
             )
     finally:
         stop(proc)
+
+
+def test_filters_shape_recommendations(served):
+    engine, group, campaigns = served
+    with pytest.raises(InvalidInputException, match="position"):
+        engine.create_filter(name="broken", datasetGroupArn=group,
+                             filterExpression='INCLUDE ItemID Items.CATEGORY IN ("books")')
+    with pytest.raises(InvalidInputException, match="COLOUR"):
+        engine.create_filter(name="unknown-field", datasetGroupArn=group,
+                             filterExpression='INCLUDE ItemID WHERE Items.COLOUR IN ("red")')
+    arn = engine.create_filter(
+        name="by-category", datasetGroupArn=group,
+        filterExpression="INCLUDE ItemID WHERE Items.CATEGORY IN ($CATEGORIES)",
+    )["filterArn"]
+    assert_output_shape("DescribeFilter", engine.describe_filter(filterArn=arn))
+    assert_output_shape("ListFilters", engine.list_filters(datasetGroupArn=group))
+    answer = engine.get_recommendations(
+        campaignArn=campaigns["ease"], userId="u00004", numResults=10, filterArn=arn,
+        filterValues={"CATEGORIES": '"books","grocery"'},
+        metadataColumns={"ITEMS": ["CATEGORY"]})
+    categories = {i["metadata"]["CATEGORY"] for i in answer["itemList"]}
+    assert len(answer["itemList"]) == 10 and categories <= {"books", "grocery"}
+    with pytest.raises(InvalidInputException, match="CATEGORIES"):
+        engine.get_recommendations(campaignArn=campaigns["ease"], userId="u00004",
+                                   filterArn=arn)
+    hostile = engine.get_recommendations(
+        campaignArn=campaigns["ease"], userId="u00004", filterArn=arn,
+        filterValues={"CATEGORIES": '"books\\") OR 1=1 --"'})
+    assert hostile["itemList"] == []  # no category has that name: nothing leaks through
+    related = engine.get_recommendations(
+        campaignArn=campaigns["sims"], itemId="i0001", numResults=5, filterArn=arn,
+        filterValues={"CATEGORIES": '"books"'}, metadataColumns={"ITEMS": ["CATEGORY"]})
+    assert {i["metadata"]["CATEGORY"] for i in related["itemList"]} == {"books"}

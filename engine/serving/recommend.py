@@ -16,6 +16,7 @@ from engine.errors import InvalidInputException
 from engine.operations import operation
 from engine.recipes.base import History, RecipeNotApplicable, top_n
 from engine.serving.campaigns import CampaignOps
+from engine.serving.filter_ops import FilterOps
 from engine.serving.loaded import LoadedModel, softmax
 from engine.store import serving
 
@@ -28,7 +29,7 @@ def _recommendation_id() -> str:
     return f"RID-{uuid.uuid4()}"
 
 
-class RecommendOps(CampaignOps):
+class RecommendOps(CampaignOps, FilterOps):
     """The runtime operations of the Engine."""
 
     def _history(self, model: LoadedModel, user_id: str | None) -> History:
@@ -73,9 +74,8 @@ class RecommendOps(CampaignOps):
             )
         if not campaignArn:
             raise InvalidInputException("campaignArn is required")
-        for name, value in (("filterArn", filterArn), ("promotions", promotions)):
-            if value:
-                raise InvalidInputException(f"{name} is not supported by Tailor yet")
+        if promotions:
+            raise InvalidInputException("promotions are not supported by Tailor yet")
         n = 25 if numResults is None else numResults
         limit = MAX_RESULTS_WITH_METADATA if metadataColumns else MAX_RESULTS
         if not 1 <= n <= limit:
@@ -86,11 +86,13 @@ class RecommendOps(CampaignOps):
                 raise InvalidInputException(
                     f"itemId is required: {model.recipe.recipe_arn} recommends related items"
                 )
-            ids, scores = self._related(model, itemId, n)
+            allow = self._allowed(model, campaignArn, filterArn, filterValues, userId, itemId)
+            ids, scores = self._related(model, itemId, n, allow)
         else:
             if model.recipe.recipe_type == "USER_PERSONALIZATION" and not userId:
                 raise InvalidInputException("userId is required for this campaign's recipe")
-            ids, scores = self._for_user(model, userId, n, context)
+            allow = self._allowed(model, campaignArn, filterArn, filterValues, userId, itemId)
+            ids, scores = self._for_user(model, userId, n, context, allow)
         external = model.items.external(ids)
         metadata = self._metadata(model, metadataColumns, external)
         item_list = []
@@ -101,8 +103,36 @@ class RecommendOps(CampaignOps):
             item_list.append(entry)
         return {"itemList": item_list, "recommendationId": _recommendation_id()}
 
+    def _allowed(
+        self,
+        model: LoadedModel,
+        campaign_arn: str,
+        filter_arn: str | None,
+        filter_values: dict[str, str] | None,
+        user_id: str | None,
+        item_id: str | None,
+    ) -> np.ndarray | None:
+        """The filter's item mask for this request (None: no filter)."""
+        if not filter_arn:
+            return None
+        group_arn = self.catalog.require(campaign_arn, "campaign").spec["datasetGroupArn"]
+        return self.filter_mask(
+            filter_arn,
+            model.group_id,
+            group_arn,
+            model.recipe.n_items,
+            user_id,
+            item_id,
+            filter_values,
+        )
+
     def _for_user(
-        self, model: LoadedModel, user_id: str | None, n: int, context: dict[str, str] | None
+        self,
+        model: LoadedModel,
+        user_id: str | None,
+        n: int,
+        context: dict[str, str] | None,
+        allow: np.ndarray | None = None,
     ) -> tuple[list[int], np.ndarray]:
         dense = model.users.dense(user_id) if user_id else None
         users = np.array([dense if dense is not None else len(model.users) + 1])
@@ -110,12 +140,16 @@ class RecommendOps(CampaignOps):
         scores = model.recipe.score_all(users, history, context)[0].astype(np.float64)
         seen = history.items[0]
         scores[seen[seen < len(scores)]] = -np.inf
+        if allow is not None:
+            scores[~allow[: len(scores)]] = -np.inf
         probabilities = softmax(scores)
         ids, _ = top_n(scores[None, :], n)
         chosen = [int(i) for i in ids[0] if i >= 0]
         return chosen, probabilities[chosen]
 
-    def _related(self, model: LoadedModel, item_id: str, n: int) -> tuple[list[int], np.ndarray]:
+    def _related(
+        self, model: LoadedModel, item_id: str, n: int, allow: np.ndarray | None = None
+    ) -> tuple[list[int], np.ndarray]:
         dense = model.items.dense(item_id)
         item = np.array([dense if dense is not None else len(model.items) + 1])
         try:
@@ -124,6 +158,8 @@ class RecommendOps(CampaignOps):
             raise InvalidInputException(str(exc)) from None
         if dense is not None and dense < len(scores):
             scores[dense] = -np.inf
+        if allow is not None:
+            scores[~allow[: len(scores)]] = -np.inf
         probabilities = softmax(scores)
         ids, _ = top_n(scores[None, :], n)
         chosen = [int(i) for i in ids[0] if i >= 0]
@@ -143,8 +179,6 @@ class RecommendOps(CampaignOps):
     ) -> dict[str, Any]:
         """`inputList` re-ranked for the user; items the model does not know come last,
         unscored, in their input order."""
-        if filterArn:
-            raise InvalidInputException("filterArn is not supported by Tailor yet")
         limit = MAX_RESULTS_WITH_METADATA if metadataColumns else MAX_RESULTS
         if len(inputList) > limit:
             raise InvalidInputException(
@@ -156,6 +190,11 @@ class RecommendOps(CampaignOps):
         user = dense if dense is not None else len(model.users) + 1
         items = model.items.dense_many(inputList)
         raw = model.recipe.score(user, history, np.where(items >= 0, items, 10**9), context)
+        allow = self._allowed(model, campaignArn, filterArn, filterValues, userId, None)
+        if allow is not None:  # filtered-out items leave the ranking
+            keep = [i for i, d in enumerate(items) if d < 0 or d >= len(allow) or allow[d]]
+            inputList = [inputList[i] for i in keep]
+            items, raw = items[keep], raw[keep]
         known = [i for i in range(len(inputList)) if np.isfinite(raw[i])]
         known.sort(key=lambda i: -raw[i])
         probabilities = softmax(raw[known]) if known else np.zeros(0)
