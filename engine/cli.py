@@ -80,9 +80,20 @@ def init(
                 console.print("dataset group 'sample' exists already; nothing to do")
             else:
                 _load_sample_with_progress(engine, sample_dir)
+        _credentials(engine.data_dir)
         console.print(f"data directory ready: {engine.data_dir.resolve()}")
     finally:
         engine.close()
+
+
+def _credentials(directory: Path) -> None:
+    from engine.auth.bootstrap import ensure_credentials
+
+    _, path = ensure_credentials(Path(directory))
+    if path is not None:
+        console.print(
+            f"API credentials (admin): export AWS_SHARED_CREDENTIALS_FILE={path.resolve()}"
+        )
 
 
 def _start(data_dir: Path | None, host: str, port: int, dashboard: bool, sample: bool) -> None:
@@ -91,6 +102,7 @@ def _start(data_dir: Path | None, host: str, port: int, dashboard: bool, sample:
     directory = data_dir or default_data_dir()
     is_new = not (Path(directory) / DB_FILE).exists()
     engine = _open_engine(directory)
+    _credentials(directory)
     if sample and is_new:
         console.print("new data directory: loading the sample store from data/sample")
         _load_sample_with_progress(engine, None)
@@ -125,6 +137,48 @@ def api(
 ) -> None:
     """Serve the API alone, at /api."""
     _start(data_dir, host, port, dashboard=False, sample=False)
+
+
+keys_app = typer.Typer(help="Access keys for the API (AWS SigV4).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create(
+    name: str = typer.Option(..., "--name"),
+    role: str = typer.Option("admin", "--role", help="admin, runtime (recommendations) or events"),
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Issue a key; its secret is shown once."""
+    from engine.auth.keys import KeyStore
+
+    try:
+        key = KeyStore(data_dir or default_data_dir()).create(name, role)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    typer.echo(f"aws_access_key_id = {key.access_key_id}")
+    typer.echo(f"aws_secret_access_key = {key.secret_access_key}")
+
+
+@keys_app.command("list")
+def keys_list(data_dir: Path | None = DataDirOption) -> None:
+    """The keys (never their secrets)."""
+    from engine.auth.keys import KeyStore
+
+    for info in KeyStore(data_dir or default_data_dir()).list():
+        typer.echo("\t".join(info.to_dict().values()))
+
+
+@keys_app.command("revoke")
+def keys_revoke(access_key_id: str, data_dir: Path | None = DataDirOption) -> None:
+    """Revoke a key at once (a running server refuses it from the next request)."""
+    from engine.auth.keys import KeyStore
+
+    if not KeyStore(data_dir or default_data_dir()).revoke(access_key_id):
+        console.print(f"[red]error:[/red] no key {access_key_id}")
+        raise typer.Exit(2)
+    typer.echo(f"revoked {access_key_id}")
 
 
 @sample_app.command("generate")

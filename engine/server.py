@@ -17,6 +17,8 @@ from starlette.routing import Mount, Route
 from engine import runtime
 from engine.api import create_api
 from engine.api.control_plane import dispatch
+from engine.auth.keys import KeyStore
+from engine.auth.middleware import SigV4Middleware
 from engine.engine import Engine
 
 DASHBOARD_SCRIPT = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
@@ -38,8 +40,15 @@ def _lifespan(engine: Engine):
 def build_app(engine: Engine, dashboard: bool = True) -> Any:
     """The ASGI app: dashboard at /, API at /api (or the API alone), sharing `engine`."""
     api = create_api()
-    # SDKs post the control plane to the endpoint itself (`/api`, no slash): route it directly.
-    routes = [Route("/api", dispatch, methods=["POST"]), Mount("/api", app=api)]
+    # Every /api request must carry an AWS SigV4 signature made with a key Tailor issued
+    # (health and the OpenAPI docs are exempt). SDKs post the control plane to the endpoint
+    # itself (`/api`, no slash): that route is guarded too.
+    keys = KeyStore(engine.data_dir)
+    control_plane = Starlette(routes=[Route("/api", dispatch, methods=["POST"])])
+    routes = [
+        Route("/api", SigV4Middleware(control_plane, keys), methods=["POST"]),
+        Mount("/api", app=SigV4Middleware(api, keys)),
+    ]
     if not dashboard:
         return Starlette(routes=routes, lifespan=_lifespan(engine))
     from streamlit.starlette import App  # settings: dashboard/.streamlit/config.toml

@@ -112,3 +112,10 @@ def make_dataset(engine: Engine, group_arn: str, kind: str, schema: dict) -> str
     return engine.create_dataset(
         name=f"{kind.lower()}-ds", schemaArn=schema_arn, datasetGroupArn=group_arn, datasetType=kind
     )["datasetArn"]
+
+
+# The admin key test servers are started with (TAILOR_ACCESS_KEY_ID / _SECRET_ACCESS_KEY).
+TEST_KEY_ID = "tailor-test-admin"
+TEST_SECRET = "tailor-test-secret-not-for-production"
+TEST_KEY_ENV = {"TAILOR_ACCESS_KEY_ID": TEST_KEY_ID, "TAILOR_SECRET_ACCESS_KEY": TEST_SECRET}
+CLIENT_CREDENTIALS = {"aws_access_key_id": TEST_KEY_ID, "aws_secret_access_key": TEST_SECRET}

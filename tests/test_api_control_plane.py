@@ -15,11 +15,19 @@ import numpy as np
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.helpers import HEADER, INTERACTIONS_SCHEMA, interaction_rows, write_csv
+from tests.helpers import (
+    CLIENT_CREDENTIALS,
+    HEADER,
+    INTERACTIONS_SCHEMA,
+    TEST_KEY_ID,
+    TEST_SECRET,
+    interaction_rows,
+    write_csv,
+)
 from tests.test_server import free_port, start, stop, wait_until_up
 
 AWS = str(Path(sys.executable).parent / "aws")
-CREDENTIALS = {"aws_access_key_id": "tailor", "aws_secret_access_key": "tailor"}
+CREDENTIALS = CLIENT_CREDENTIALS
 
 
 @pytest.fixture(scope="module")
@@ -97,35 +105,71 @@ def test_boto3_import_from_the_embedded_s3_store(client, server):
     assert listed["datasetImportJobs"][0]["jobName"] == "wire-import"
 
 
+def signed_post(url: str, body: bytes, target: str, secret: str = TEST_SECRET):
+    """POST a JSON 1.1 request signed with SigV4 by botocore, as an SDK would."""
+    import httpx
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(
+        "POST",
+        url,
+        data=body,
+        headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": target},
+    )
+    SigV4Auth(Credentials(TEST_KEY_ID, secret), "personalize", "us-east-1").add_auth(request)
+    return httpx.post(url, content=body, headers=dict(request.headers.items()))
+
+
 def test_malformed_requests_get_aws_errors(server):
+    url = server[0]
+    bad_json = signed_post(url, b"{nope", "AmazonPersonalize.ListSchemas")
+    assert bad_json.status_code == 400
+    assert bad_json.json()["__type"] == "SerializationException"
+    unknown = signed_post(url, b"{}", "AmazonPersonalize.Explode")
+    assert unknown.json()["__type"] == "UnknownOperationException"
+    extra = signed_post(url, b'{"colour": "red"}', "AmazonPersonalize.ListSchemas")
+    assert extra.json()["__type"] == "InvalidInputException"
+    assert "colour" in extra.json()["message"]
+
+
+def test_unsigned_and_wrongly_signed_requests_are_refused(server, client):
     import httpx
 
     url = server[0]
-    headers = {"Content-Type": "application/x-amz-json-1.1"}
-    bad_json = httpx.post(
-        url, content=b"{nope", headers={**headers, "X-Amz-Target": "AmazonPersonalize.ListSchemas"}
-    )
-    assert bad_json.status_code == 400
-    assert bad_json.json()["__type"] == "SerializationException"
-    unknown = httpx.post(
-        url, content=b"{}", headers={**headers, "X-Amz-Target": "AmazonPersonalize.Explode"}
-    )
-    assert unknown.json()["__type"] == "UnknownOperationException"
-    extra = httpx.post(
+    unsigned = httpx.post(
         url,
-        content=b'{"colour": "red"}',
-        headers={**headers, "X-Amz-Target": "AmazonPersonalize.ListSchemas"},
+        content=b"{}",
+        headers={
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": "AmazonPersonalize.ListSchemas",
+        },
     )
-    assert extra.json()["__type"] == "InvalidInputException"
-    assert "colour" in extra.json()["message"]
+    assert unsigned.status_code == 403
+    assert unsigned.json()["__type"] == "MissingAuthenticationTokenException"
+    wrong = signed_post(url, b"{}", "AmazonPersonalize.ListSchemas", secret="not-the-secret")
+    assert wrong.status_code == 403
+    assert wrong.json()["__type"] == "InvalidSignatureException"
+    stranger = boto3.client(
+        "personalize",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="AKIAUNKNOWN000000000",
+        aws_secret_access_key="x",
+    )
+    with pytest.raises(ClientError) as caught:
+        stranger.list_schemas()
+    assert caught.value.response["Error"]["Code"] == "UnrecognizedClientException"
+    assert httpx.get(url + "/health").status_code == 200  # health needs no signature
 
 
 def test_aws_cli_talks_to_tailor(server):
     url, _ = server
     env = {
         **os.environ,
-        "AWS_ACCESS_KEY_ID": "tailor",
-        "AWS_SECRET_ACCESS_KEY": "tailor",
+        "AWS_ACCESS_KEY_ID": TEST_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": TEST_SECRET,
         "AWS_DEFAULT_REGION": "us-east-1",
     }
     created = subprocess.run(
@@ -169,26 +213,35 @@ def test_boto3_trains_a_solution_and_reads_its_metrics(client, server):
     bucket = data_dir / "s3" / "training"
     rng = np.random.default_rng(3)  # popular items are popular for everyone: popularity scores
     items = np.minimum(rng.zipf(1.6, 3000), 80)
-    rows = [[f"u{rng.integers(60)}", f"i{item}", 1_700_000_000 + n * 60, "view", "", ""]
-            for n, item in enumerate(items)]
+    rows = [
+        [f"u{rng.integers(60)}", f"i{item}", 1_700_000_000 + n * 60, "view", "", ""]
+        for n, item in enumerate(items)
+    ]
     write_csv(bucket / "interactions.csv", HEADER, rows)
     group = client.create_dataset_group(name="training")["datasetGroupArn"]
     schema = client.create_schema(name="training-i", schema=json.dumps(INTERACTIONS_SCHEMA))
-    dataset = client.create_dataset(name="t", schemaArn=schema["schemaArn"],
-                                    datasetGroupArn=group, datasetType="Interactions")
+    dataset = client.create_dataset(
+        name="t", schemaArn=schema["schemaArn"], datasetGroupArn=group, datasetType="Interactions"
+    )
     job = client.create_dataset_import_job(
-        jobName="training-import", datasetArn=dataset["datasetArn"],
-        dataSource={"dataLocation": "s3://training/interactions.csv"})["datasetImportJobArn"]
-    wait_status(lambda: client.describe_dataset_import_job(datasetImportJobArn=job)
-                ["datasetImportJob"])
+        jobName="training-import",
+        datasetArn=dataset["datasetArn"],
+        dataSource={"dataLocation": "s3://training/interactions.csv"},
+    )["datasetImportJobArn"]
+    wait_status(
+        lambda: client.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"]
+    )
     recipes = {r["recipeArn"] for r in client.list_recipes()["recipes"]}
     assert "arn:aws:personalize:::recipe/aws-popularity-count" in recipes
     solution = client.create_solution(
-        name="wire-popular", datasetGroupArn=group,
-        recipeArn="arn:aws:personalize:::recipe/aws-popularity-count")["solutionArn"]
+        name="wire-popular",
+        datasetGroupArn=group,
+        recipeArn="arn:aws:personalize:::recipe/aws-popularity-count",
+    )["solutionArn"]
     version = client.create_solution_version(solutionArn=solution)["solutionVersionArn"]
-    described = wait_status(lambda: client.describe_solution_version(
-        solutionVersionArn=version)["solutionVersion"])
+    described = wait_status(
+        lambda: client.describe_solution_version(solutionVersionArn=version)["solutionVersion"]
+    )
     assert described["status"] == "ACTIVE", described.get("failureReason")
     metrics = client.get_solution_metrics(solutionVersionArn=version)["metrics"]
     assert 0 < metrics["normalized_discounted_cumulative_gain_at_10"] <= 1

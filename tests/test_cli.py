@@ -52,3 +52,39 @@ def test_help_lists_the_commands():
     assert result.returncode == 0
     for command in ("up", "api", "init", "sample"):
         assert command in result.stdout
+
+
+def test_first_start_writes_admin_credentials_and_keys_can_be_managed(tmp_path):
+    import configparser
+    import os
+    import stat
+
+    env_free = {k: v for k, v in os.environ.items() if not k.startswith("TAILOR_")}
+    first = subprocess.run(
+        [TAILOR, "init", "--data-dir", str(tmp_path / "d")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env_free,
+    )
+    assert first.returncode == 0, first.stderr
+    credentials = tmp_path / "d" / "credentials"
+    assert "AWS_SHARED_CREDENTIALS_FILE=" in " ".join(first.stderr.split())
+    assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
+    profile = configparser.ConfigParser()
+    profile.read(credentials)
+    admin = profile["default"]["aws_access_key_id"]
+    created = run(
+        "keys", "create", "--name", "app", "--role", "runtime", "--data-dir", str(tmp_path / "d")
+    )
+    assert created.returncode == 0, created.stderr
+    runtime_id = created.stdout.split()[2]
+    listed = run("keys", "list", "--data-dir", str(tmp_path / "d")).stdout
+    assert admin in listed and runtime_id in listed and "runtime" in listed
+    assert profile["default"]["aws_secret_access_key"] not in listed  # secrets never listed
+    assert run("keys", "revoke", runtime_id, "--data-dir", str(tmp_path / "d")).returncode == 0
+    assert runtime_id not in run("keys", "list", "--data-dir", str(tmp_path / "d")).stdout
+    bad = run(
+        "keys", "create", "--name", "x", "--role", "superuser", "--data-dir", str(tmp_path / "d")
+    )
+    assert bad.returncode == 2

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import TEST_KEY_ID, TEST_SECRET
 from tests.test_server import free_port, start, stop, wait_until_up
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +39,8 @@ def test_the_boto3_tour_runs_as_written(tmp_path):
                 **os.environ,
                 "TAILOR_URL": f"http://127.0.0.1:{port}/api",
                 "TAILOR_DATA_DIR": str(data_dir),
+                "AWS_ACCESS_KEY_ID": TEST_KEY_ID,
+                "AWS_SECRET_ACCESS_KEY": TEST_SECRET,
             },
         )
     finally:

@@ -17,8 +17,13 @@ from engine.sample.measure import DEC_1, JUN_1, NOV_3, Measurement, connect, mea
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 FILES = (
-    "users.csv", "items.csv", "interactions.csv", "recommendation_exposures.csv",
-    "interactions.schema.json", "users.schema.json", "items.schema.json",
+    "users.csv",
+    "items.csv",
+    "interactions.csv",
+    "recommendation_exposures.csv",
+    "interactions.schema.json",
+    "users.schema.json",
+    "items.schema.json",
 )
 
 
@@ -71,7 +76,8 @@ def test_sizes_are_in_range(con: duckdb.DuckDBPyConnection) -> None:
     assert 100_000 <= _count(con, "SELECT count(*) FROM interactions") <= 250_000
     assert (SAMPLE / "interactions.csv").stat().st_size < 15_000_000
     per_variant = con.execute(
-        "SELECT VARIANT, count(*) FROM exposures GROUP BY 1 ORDER BY 1").fetchall()
+        "SELECT VARIANT, count(*) FROM exposures GROUP BY 1 ORDER BY 1"
+    ).fetchall()
     assert [v for v, _ in per_variant] == ["variant_a", "variant_b"]
     assert all(8_000 <= n <= 30_000 for _, n in per_variant)
 
@@ -83,40 +89,64 @@ def test_csv_headers() -> None:
 
     assert header("users.csv") == "USER_ID,AGE_BAND,MEMBERSHIP_TIER,REGION"
     assert header("items.csv") == (
-        "ITEM_ID,CATEGORY,SUB_CATEGORY,BRAND,PRICE,CREATION_TIMESTAMP,DESCRIPTION")
+        "ITEM_ID,CATEGORY,SUB_CATEGORY,BRAND,PRICE,CREATION_TIMESTAMP,DESCRIPTION"
+    )
     assert header("interactions.csv") == (
         "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE,DEVICE,TIME_OF_DAY,IMPRESSION,"
-        "RECOMMENDATION_ID,EVENT_ATTRIBUTION_SOURCE")
+        "RECOMMENDATION_ID,EVENT_ATTRIBUTION_SOURCE"
+    )
     assert header("recommendation_exposures.csv") == (
-        "RECOMMENDATION_ID,USER_ID,TIMESTAMP,VARIANT,ITEM_IDS")
+        "RECOMMENDATION_ID,USER_ID,TIMESTAMP,VARIANT,ITEM_IDS"
+    )
     assert b"\r" not in (SAMPLE / "interactions.csv").read_bytes()
 
 
 def test_schemas_are_personalize_avro() -> None:
     expected = {
-        "interactions": ("Interactions", [
-            ("USER_ID", "string", {}), ("ITEM_ID", "string", {}), ("TIMESTAMP", "long", {}),
-            ("EVENT_TYPE", "string", {}), ("EVENT_VALUE", ["null", "float"], {}),
-            ("DEVICE", ["null", "string"], {"categorical": True}),
-            ("TIME_OF_DAY", ["null", "string"], {"categorical": True}),
-            ("IMPRESSION", ["null", "string"], {}),
-            ("RECOMMENDATION_ID", ["null", "string"], {}),
-            ("EVENT_ATTRIBUTION_SOURCE", ["null", "string"], {})]),
-        "users": ("Users", [("USER_ID", "string", {})] + [
-            (n, "string", {"categorical": True})
-            for n in ("AGE_BAND", "MEMBERSHIP_TIER", "REGION")]),
-        "items": ("Items", [("ITEM_ID", "string", {})] + [
-            (n, "string", {"categorical": True}) for n in ("CATEGORY", "SUB_CATEGORY", "BRAND")]
-            + [("PRICE", "float", {}), ("CREATION_TIMESTAMP", "long", {}),
-               ("DESCRIPTION", ["null", "string"], {"textual": True})]),
+        "interactions": (
+            "Interactions",
+            [
+                ("USER_ID", "string", {}),
+                ("ITEM_ID", "string", {}),
+                ("TIMESTAMP", "long", {}),
+                ("EVENT_TYPE", "string", {}),
+                ("EVENT_VALUE", ["null", "float"], {}),
+                ("DEVICE", ["null", "string"], {"categorical": True}),
+                ("TIME_OF_DAY", ["null", "string"], {"categorical": True}),
+                ("IMPRESSION", ["null", "string"], {}),
+                ("RECOMMENDATION_ID", ["null", "string"], {}),
+                ("EVENT_ATTRIBUTION_SOURCE", ["null", "string"], {}),
+            ],
+        ),
+        "users": (
+            "Users",
+            [("USER_ID", "string", {})]
+            + [
+                (n, "string", {"categorical": True})
+                for n in ("AGE_BAND", "MEMBERSHIP_TIER", "REGION")
+            ],
+        ),
+        "items": (
+            "Items",
+            [("ITEM_ID", "string", {})]
+            + [(n, "string", {"categorical": True}) for n in ("CATEGORY", "SUB_CATEGORY", "BRAND")]
+            + [
+                ("PRICE", "float", {}),
+                ("CREATION_TIMESTAMP", "long", {}),
+                ("DESCRIPTION", ["null", "string"], {"textual": True}),
+            ],
+        ),
     }
     for stem, (name, fields) in expected.items():
         text = (SAMPLE / f"{stem}.schema.json").read_text(encoding="utf-8")
         doc = json.loads(text)
         assert doc == {
-            "type": "record", "name": name, "namespace": "com.amazonaws.personalize.schema",
+            "type": "record",
+            "name": name,
+            "namespace": "com.amazonaws.personalize.schema",
             "fields": [{"name": n, "type": t, **flags} for n, t, flags in fields],
-            "version": "1.0"}
+            "version": "1.0",
+        }
         assert text == json.dumps(doc, indent=2) + "\n"
 
 
@@ -124,18 +154,32 @@ def test_users_and_items_columns(con: duckdb.DuckDBPyConnection) -> None:
     tiers = dict(con.execute("SELECT MEMBERSHIP_TIER, count(*) FROM users GROUP BY 1").fetchall())
     assert set(tiers) == {"bronze", "silver", "gold"} and tiers["bronze"] > sum(tiers.values()) / 2
     assert {r[0] for r in con.execute("SELECT DISTINCT AGE_BAND FROM users").fetchall()} == {
-        "18-24", "25-34", "35-44", "45-54", "55+"}
+        "18-24",
+        "25-34",
+        "35-44",
+        "45-54",
+        "55+",
+    }
     assert {r[0] for r in con.execute("SELECT DISTINCT REGION FROM users").fetchall()} == {
-        "north", "south", "east", "west"}
-    subs = dict(con.execute(
-        "SELECT CATEGORY, count(DISTINCT SUB_CATEGORY) FROM items GROUP BY 1").fetchall())
+        "north",
+        "south",
+        "east",
+        "west",
+    }
+    subs = dict(
+        con.execute(
+            "SELECT CATEGORY, count(DISTINCT SUB_CATEGORY) FROM items GROUP BY 1"
+        ).fetchall()
+    )
     assert len(subs) == 8 and all(2 <= n <= 4 for n in subs.values())
     medians = dict(con.execute("SELECT CATEGORY, median(PRICE) FROM items GROUP BY 1").fetchall())
     assert max(medians, key=medians.get) == "electronics"
     assert min(medians, key=medians.get) == "grocery"
     bad_prices = con.execute(
         "SELECT count(*) FILTER (NOT regexp_full_match(PRICE, '[0-9]+\\.[0-9]{2}')) FROM "
-        "read_csv(?, all_varchar = true)", [str(SAMPLE / "items.csv")]).fetchone()[0]
+        "read_csv(?, all_varchar = true)",
+        [str(SAMPLE / "items.csv")],
+    ).fetchone()[0]
     assert bad_prices == 0
     new_share, months_with_new, blank = con.execute(f"""
         SELECT avg((CREATION_TIMESTAMP >= {JUN_1})::INT),
@@ -151,12 +195,23 @@ def test_users_and_items_columns(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def test_interactions_reference_existing_users_and_items(con: duckdb.DuckDBPyConnection) -> None:
-    assert _count(con, "SELECT count(*) FROM interactions WHERE USER_ID NOT IN "
-                       "(SELECT USER_ID FROM users)") == 0
-    assert _count(con, "SELECT count(*) FROM interactions WHERE ITEM_ID NOT IN "
-                       "(SELECT ITEM_ID FROM items)") == 0
-    assert _count(con, "SELECT count(*) FROM ev") == _count(con, "SELECT count(*) FROM "
-                                                                "interactions")
+    assert (
+        _count(
+            con,
+            "SELECT count(*) FROM interactions WHERE USER_ID NOT IN (SELECT USER_ID FROM users)",
+        )
+        == 0
+    )
+    assert (
+        _count(
+            con,
+            "SELECT count(*) FROM interactions WHERE ITEM_ID NOT IN (SELECT ITEM_ID FROM items)",
+        )
+        == 0
+    )
+    assert _count(con, "SELECT count(*) FROM ev") == _count(
+        con, "SELECT count(*) FROM interactions"
+    )
 
 
 def test_no_interaction_before_its_item_exists(con: duckdb.DuckDBPyConnection) -> None:
@@ -166,11 +221,22 @@ def test_no_interaction_before_its_item_exists(con: duckdb.DuckDBPyConnection) -
 
 
 def test_time_of_day_matches_the_utc_hour(con: duckdb.DuckDBPyConnection) -> None:
-    assert _count(con, """
+    assert (
+        _count(
+            con,
+            """
         SELECT count(*) FROM interactions WHERE TIME_OF_DAY IS DISTINCT FROM
-            ['night', 'morning', 'afternoon', 'evening'][(TIMESTAMP % 86400) // 21600 + 1]""") == 0
-    assert _count(con, f"SELECT count(*) FROM interactions WHERE TIMESTAMP < {JUN_1} "
-                       f"OR TIMESTAMP >= {DEC_1}") == 0
+            ['night', 'morning', 'afternoon', 'evening'][(TIMESTAMP % 86400) // 21600 + 1]""",
+        )
+        == 0
+    )
+    assert (
+        _count(
+            con,
+            f"SELECT count(*) FROM interactions WHERE TIMESTAMP < {JUN_1} OR TIMESTAMP >= {DEC_1}",
+        )
+        == 0
+    )
 
 
 def test_rows_are_sorted() -> None:
@@ -186,18 +252,31 @@ def test_rows_are_sorted() -> None:
 
 
 def test_event_values_devices_and_funnel(con: duckdb.DuckDBPyConnection) -> None:
-    assert {r[0] for r in con.execute("SELECT DISTINCT EVENT_TYPE FROM interactions").fetchall()
-            } == {"view", "add_to_cart", "purchase"}
-    assert {r[0] for r in con.execute("SELECT DISTINCT DEVICE FROM interactions").fetchall()
-            } == {"mobile", "desktop", "tablet"}
-    assert _count(con, """SELECT count(*) FROM ev WHERE (EVENT_TYPE = 'purchase')
-                          != (EVENT_VALUE IS NOT NULL) OR EVENT_VALUE != PRICE""") == 0
+    assert {
+        r[0] for r in con.execute("SELECT DISTINCT EVENT_TYPE FROM interactions").fetchall()
+    } == {"view", "add_to_cart", "purchase"}
+    assert {r[0] for r in con.execute("SELECT DISTINCT DEVICE FROM interactions").fetchall()} == {
+        "mobile",
+        "desktop",
+        "tablet",
+    }
+    assert (
+        _count(
+            con,
+            """SELECT count(*) FROM ev WHERE (EVENT_TYPE = 'purchase')
+                          != (EVENT_VALUE IS NOT NULL) OR EVENT_VALUE != PRICE""",
+        )
+        == 0
+    )
     for later, earlier in (("add_to_cart", "view"), ("purchase", "add_to_cart")):
-        orphans = _count(con, f"""
+        orphans = _count(
+            con,
+            f"""
             SELECT count(*) FROM interactions a WHERE EVENT_TYPE = '{later}' AND NOT EXISTS (
                 SELECT 1 FROM interactions b WHERE b.EVENT_TYPE = '{earlier}'
                 AND b.USER_ID = a.USER_ID AND b.ITEM_ID = a.ITEM_ID
-                AND b.TIMESTAMP <= a.TIMESTAMP AND b.TIMESTAMP >= a.TIMESTAMP - 3600)""")
+                AND b.TIMESTAMP <= a.TIMESTAMP AND b.TIMESTAMP >= a.TIMESTAMP - 3600)""",
+        )
         assert orphans == 0, f"{orphans} {later} rows without a {earlier} in the hour before"
     # a preferred device per user, with some switching
     loyal = con.execute("""
@@ -208,27 +287,53 @@ def test_event_values_devices_and_funnel(con: duckdb.DuckDBPyConnection) -> None
 
 
 def test_attribution_columns_only_on_ab_clicks(con: duckdb.DuckDBPyConnection) -> None:
-    assert _count(con, f"""SELECT count(*) FROM interactions WHERE TIMESTAMP < {NOV_3} AND
+    assert (
+        _count(
+            con,
+            f"""SELECT count(*) FROM interactions WHERE TIMESTAMP < {NOV_3} AND
         (IMPRESSION IS NOT NULL OR RECOMMENDATION_ID IS NOT NULL
-         OR EVENT_ATTRIBUTION_SOURCE IS NOT NULL)""") == 0
-    assert _count(con, """SELECT count(*) FROM interactions WHERE
+         OR EVENT_ATTRIBUTION_SOURCE IS NOT NULL)""",
+        )
+        == 0
+    )
+    assert (
+        _count(
+            con,
+            """SELECT count(*) FROM interactions WHERE
         (RECOMMENDATION_ID IS NULL) != (EVENT_ATTRIBUTION_SOURCE IS NULL)
         OR (IMPRESSION IS NOT NULL) != (RECOMMENDATION_ID IS NOT NULL AND EVENT_TYPE = 'view')
-        """) == 0
-    bad = _count(con, """
+        """,
+        )
+        == 0
+    )
+    bad = _count(
+        con,
+        """
         SELECT count(*) FROM interactions x JOIN exposures e USING (RECOMMENDATION_ID)
         WHERE x.USER_ID != e.USER_ID OR x.EVENT_ATTRIBUTION_SOURCE != e.VARIANT
            OR x.TIMESTAMP < e.TIMESTAMP OR x.TIMESTAMP > e.TIMESTAMP + 3 * 3600
            OR NOT list_contains(string_split(e.ITEM_IDS, '|'), x.ITEM_ID)
            OR (x.EVENT_TYPE = 'view' AND (x.IMPRESSION != e.ITEM_IDS
-               OR x.TIMESTAMP > e.TIMESTAMP + 1800))""")
+               OR x.TIMESTAMP > e.TIMESTAMP + 1800))""",
+    )
     assert bad == 0
-    assert _count(con, "SELECT count(*) FROM interactions WHERE RECOMMENDATION_ID IS NOT NULL "
-                       "AND RECOMMENDATION_ID NOT IN (SELECT RECOMMENDATION_ID FROM exposures)"
-                  ) == 0
-    assert _count(con, """SELECT count(*) FROM (SELECT RECOMMENDATION_ID FROM interactions
+    assert (
+        _count(
+            con,
+            "SELECT count(*) FROM interactions WHERE RECOMMENDATION_ID IS NOT NULL "
+            "AND RECOMMENDATION_ID NOT IN (SELECT RECOMMENDATION_ID FROM exposures)",
+        )
+        == 0
+    )
+    assert (
+        _count(
+            con,
+            """SELECT count(*) FROM (SELECT RECOMMENDATION_ID FROM interactions
         WHERE EVENT_TYPE = 'view' AND RECOMMENDATION_ID IS NOT NULL GROUP BY 1
-        HAVING count(*) > 1)""") == 0
+        HAVING count(*) > 1)""",
+        )
+        == 0
+    )
 
 
 def test_exposures_are_well_formed(con: duckdb.DuckDBPyConnection) -> None:
@@ -238,15 +343,23 @@ def test_exposures_are_well_formed(con: duckdb.DuckDBPyConnection) -> None:
     assert all(len(ids) == 10 == len(set(ids)) for *_, ids in lists)
     assert all(NOV_3 <= ts < DEC_1 for _, _, ts, _ in lists)
     assert all(v == ("variant_b" if ab_variant(u) else "variant_a") for u, v, _, _ in lists)
-    assert _count(con, """SELECT count(*) FROM (SELECT unnest(string_split(ITEM_IDS, '|')) AS
+    assert (
+        _count(
+            con,
+            """SELECT count(*) FROM (SELECT unnest(string_split(ITEM_IDS, '|')) AS
         ITEM_ID, TIMESTAMP FROM exposures) x JOIN items i USING (ITEM_ID)
-        WHERE x.TIMESTAMP < i.CREATION_TIMESTAMP""") == 0
+        WHERE x.TIMESTAMP < i.CREATION_TIMESTAMP""",
+        )
+        == 0
+    )
     # variant_b draws from the user's two favourite categories; variant_a from popular items
-    cats = dict(con.execute("""
+    cats = dict(
+        con.execute("""
         SELECT VARIANT, avg(n) FROM (SELECT VARIANT, RECOMMENDATION_ID,
             count(DISTINCT CATEGORY) AS n FROM (SELECT VARIANT, RECOMMENDATION_ID,
             unnest(string_split(ITEM_IDS, '|')) AS ITEM_ID FROM exposures) JOIN items
-            USING (ITEM_ID) GROUP BY 1, 2) GROUP BY 1""").fetchall())
+            USING (ITEM_ID) GROUP BY 1, 2) GROUP BY 1""").fetchall()
+    )
     assert cats["variant_b"] <= 2 < cats["variant_a"]
 
 
@@ -258,17 +371,28 @@ def test_popularity_is_skewed_with_a_long_tail(effects: dict[str, Measurement]) 
     assert 0.02 <= effects["popularity_bottom50"].value <= 0.25
 
 
-@pytest.mark.parametrize(("key", "minimum"), [
-    ("age_18-24_electronics", 1.8), ("age_18-24_toys_games", 1.8),
-    ("age_55+_home_garden", 1.8), ("age_55+_books", 1.8),
-    ("device_mobile_fashion", 1.4), ("device_mobile_beauty", 1.4),
-    ("device_desktop_electronics", 1.4), ("device_tablet_books", 1.5),
-    ("tod_night_toys_games", 1.5), ("tod_morning_grocery", 1.5),
-    ("tod_evening_home_garden", 1.15),
-    ("gold_conversion", 1.2),
-    ("season_sports", 2.0), ("season_coats", 3.0), ("season_toys", 1.4),
-    ("freshness", 2.0), ("weekend", 1.15),
-])
+@pytest.mark.parametrize(
+    ("key", "minimum"),
+    [
+        ("age_18-24_electronics", 1.8),
+        ("age_18-24_toys_games", 1.8),
+        ("age_55+_home_garden", 1.8),
+        ("age_55+_books", 1.8),
+        ("device_mobile_fashion", 1.4),
+        ("device_mobile_beauty", 1.4),
+        ("device_desktop_electronics", 1.4),
+        ("device_tablet_books", 1.5),
+        ("tod_night_toys_games", 1.5),
+        ("tod_morning_grocery", 1.5),
+        ("tod_evening_home_garden", 1.15),
+        ("gold_conversion", 1.2),
+        ("season_sports", 2.0),
+        ("season_coats", 3.0),
+        ("season_toys", 1.4),
+        ("freshness", 2.0),
+        ("weekend", 1.15),
+    ],
+)
 def test_planted_lift(effects: dict[str, Measurement], key: str, minimum: float) -> None:
     m = effects[key]
     assert m.value >= minimum, f"{m.effect}: {m.value:.2f} < {minimum}"

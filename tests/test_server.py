@@ -13,6 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.helpers import TEST_KEY_ENV
+
 TAILOR = str(Path(sys.executable).parent / "tailor")
 
 
@@ -43,7 +45,7 @@ def start(command: str, data_dir: Path, port: int) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **TEST_KEY_ENV},
     )
 
 

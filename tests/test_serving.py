@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import boto3
@@ -9,6 +10,7 @@ import pytest
 
 from engine import Engine, InvalidInputException, ResourceInUseException
 from engine.sample_data import load_sample
+from tests.helpers import CLIENT_CREDENTIALS, TEST_KEY_ENV
 from tests.shapes import assert_output_shape
 from tests.test_server import free_port, stop, wait_until_up
 
@@ -216,6 +218,7 @@ def test_boto3_runtime_client_against_tailor(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, **TEST_KEY_ENV},
     )
     try:
         wait_until_up(f"http://127.0.0.1:{port}/api/health", proc)
@@ -223,8 +226,7 @@ def test_boto3_runtime_client_against_tailor(tmp_path):
             "personalize-runtime",
             endpoint_url=f"http://127.0.0.1:{port}/api",
             region_name="us-east-1",
-            aws_access_key_id="tailor",
-            aws_secret_access_key="tailor",
+            **CLIENT_CREDENTIALS,
         )
         answer = runtime.get_recommendations(campaignArn=campaign, userId="u00010", numResults=7)
         assert len(answer["itemList"]) == 7
@@ -245,31 +247,49 @@ def test_boto3_runtime_client_against_tailor(tmp_path):
 def test_filters_shape_recommendations(served):
     engine, group, campaigns = served
     with pytest.raises(InvalidInputException, match="position"):
-        engine.create_filter(name="broken", datasetGroupArn=group,
-                             filterExpression='INCLUDE ItemID Items.CATEGORY IN ("books")')
+        engine.create_filter(
+            name="broken",
+            datasetGroupArn=group,
+            filterExpression='INCLUDE ItemID Items.CATEGORY IN ("books")',
+        )
     with pytest.raises(InvalidInputException, match="COLOUR"):
-        engine.create_filter(name="unknown-field", datasetGroupArn=group,
-                             filterExpression='INCLUDE ItemID WHERE Items.COLOUR IN ("red")')
+        engine.create_filter(
+            name="unknown-field",
+            datasetGroupArn=group,
+            filterExpression='INCLUDE ItemID WHERE Items.COLOUR IN ("red")',
+        )
     arn = engine.create_filter(
-        name="by-category", datasetGroupArn=group,
+        name="by-category",
+        datasetGroupArn=group,
         filterExpression="INCLUDE ItemID WHERE Items.CATEGORY IN ($CATEGORIES)",
     )["filterArn"]
     assert_output_shape("DescribeFilter", engine.describe_filter(filterArn=arn))
     assert_output_shape("ListFilters", engine.list_filters(datasetGroupArn=group))
     answer = engine.get_recommendations(
-        campaignArn=campaigns["ease"], userId="u00004", numResults=10, filterArn=arn,
+        campaignArn=campaigns["ease"],
+        userId="u00004",
+        numResults=10,
+        filterArn=arn,
         filterValues={"CATEGORIES": '"books","grocery"'},
-        metadataColumns={"ITEMS": ["CATEGORY"]})
+        metadataColumns={"ITEMS": ["CATEGORY"]},
+    )
     categories = {i["metadata"]["CATEGORY"] for i in answer["itemList"]}
     assert len(answer["itemList"]) == 10 and categories <= {"books", "grocery"}
     with pytest.raises(InvalidInputException, match="CATEGORIES"):
-        engine.get_recommendations(campaignArn=campaigns["ease"], userId="u00004",
-                                   filterArn=arn)
+        engine.get_recommendations(campaignArn=campaigns["ease"], userId="u00004", filterArn=arn)
     hostile = engine.get_recommendations(
-        campaignArn=campaigns["ease"], userId="u00004", filterArn=arn,
-        filterValues={"CATEGORIES": '"books\\") OR 1=1 --"'})
+        campaignArn=campaigns["ease"],
+        userId="u00004",
+        filterArn=arn,
+        filterValues={"CATEGORIES": '"books\\") OR 1=1 --"'},
+    )
     assert hostile["itemList"] == []  # no category has that name: nothing leaks through
     related = engine.get_recommendations(
-        campaignArn=campaigns["sims"], itemId="i0001", numResults=5, filterArn=arn,
-        filterValues={"CATEGORIES": '"books"'}, metadataColumns={"ITEMS": ["CATEGORY"]})
+        campaignArn=campaigns["sims"],
+        itemId="i0001",
+        numResults=5,
+        filterArn=arn,
+        filterValues={"CATEGORIES": '"books"'},
+        metadataColumns={"ITEMS": ["CATEGORY"]},
+    )
     assert {i["metadata"]["CATEGORY"] for i in related["itemList"]} == {"books"}

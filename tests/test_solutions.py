@@ -334,7 +334,9 @@ def test_interrupted_training_is_failed_on_reopen(tmp_path):
 def test_algorithm_hyperparameters_reach_the_model(shop):
     engine, group = shop
     arn = engine.create_solution(
-        name="fixed-lambda", datasetGroupArn=group, recipeArn=EASE,
+        name="fixed-lambda",
+        datasetGroupArn=group,
+        recipeArn=EASE,
         solutionConfig={"algorithmHyperParameters": {"l2_lambda": "50"}},
     )["solutionArn"]
     version = train(engine, arn)

@@ -55,9 +55,7 @@ class TestUserPersonalization(RecipeContract):
         # the odd items (15-29) gain on the even ones; compared on scores, because the new
         # events also remove 8 odd items from what can be recommended
         gap = lambda s: s[15:].mean() - s[:15].mean()  # noqa: E731
-        assert gap(model.score_all(user, after_history)[0]) > gap(
-            model.score_all(user, history)[0]
-        )
+        assert gap(model.score_all(user, after_history)[0]) > gap(model.score_all(user, history)[0])
 
     def test_new_user_follows_history(self, model):
         odd = top(model, NEW_USER, History([np.array([16, 17, 18], np.int32)]))
