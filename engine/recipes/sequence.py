@@ -23,8 +23,8 @@ are fitted on the rest, and the model learns which candidates were the held-out 
 the signals are refitted on all events. Items outside the candidates rank after them, in the
 blend's order; users with no known item get the popular list.
 
-The EASE and ridge matrices are n_items^2 dense (float32 beyond 8,000 items), so the
-catalogue is capped at `max_items`.
+The EASE and ridge matrices are dense (float32 beyond 8,000 items) over the items with at
+least `min_item_users` users, whose number is capped at `max_items`.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.optimize
 import scipy.sparse as sp
+import scipy.special
 from pydantic import Field
 
 from engine.recipes.base import (
@@ -124,21 +125,33 @@ class Config(Hyperparameters):
     )
     stack_l2: float = Field(1.0, ge=0.0, description="L2 penalty of the re-ranker's weights.")
     random_state: int = Field(0, ge=0, description="Seed of the stacking users' sample.")
+    min_item_users: int = Field(
+        2,
+        ge=1,
+        description="Only items with at least this many users get rows in the two dense "
+        "matrices (the others still count through transitions and sittings).",
+    )
     max_items: int = Field(
-        20_000, ge=1, description="Refuse larger catalogues (two dense n_items^2 matrices)."
+        20_000, ge=1, description="Refuse more dense items (two n_items^2 float32 matrices)."
     )
 
 
 @dataclass
 class Parts:
-    """The fitted item-item signals (dense float32 / CSR, n_items x n_items)."""
+    """The fitted item-item signals: dense float32 over the `dense` items (d of them), CSR
+    over all n items."""
 
-    ease: np.ndarray  # EASE B, zero diagonal
-    ridge_inverse: np.ndarray  # (C^T C + ridge_lambda I)^-1
-    ridge_targets: sp.csr_matrix  # C^T Y, so that W = ridge_inverse @ ridge_targets
+    dense: np.ndarray  # ids of the items with rows in the dense matrices, ascending
+    ease: np.ndarray  # d x d EASE B, zero diagonal
+    ridge_inverse: np.ndarray  # d x d (C^T C + ridge_lambda I)^-1
+    ridge_targets: sp.csr_matrix  # d x n C^T Y, so that W = ridge_inverse @ ridge_targets
     transitions: sp.csr_matrix  # row-normalised skip-gram transition counts
     session: sp.csr_matrix  # row-normalised same-sitting co-occurrence
     log_popularity: np.ndarray  # log(1 + distinct users) per item
+
+    def dense_columns(self, rows: sp.csr_matrix) -> sp.csr_matrix:
+        """`rows` (batch x n) restricted to the dense items' columns."""
+        return rows if len(self.dense) == rows.shape[1] else rows[:, self.dense]
 
 
 # --- fitting the signals -------------------------------------------------------------------
@@ -179,18 +192,23 @@ def _item_pairs(inter: Interactions, first, second, values, symmetric: bool) -> 
     return counts + counts.T if symmetric else counts
 
 
-def _sequence_ridge(inter: Interactions, cfg: Config) -> tuple[np.ndarray, sp.csr_matrix]:
+def _sequence_ridge(
+    inter: Interactions, cfg: Config, dense: np.ndarray
+) -> tuple[np.ndarray, sp.csr_matrix]:
     """Closed-form ridge from decayed last-`context_length` items to decayed next items.
 
     Row e of C holds the events before event e (weight context_decay^j for the (j+1)-th
     newest), row e of Y event e and the ones after it (horizon_decay^w); both only within
-    the user's sequence. Returns ((C^T C + lambda I)^-1, C^T Y)."""
+    the user's sequence; C keeps the `dense` items' columns only. Returns
+    ((C^T C + lambda I)^-1, C^T Y)."""
     n, rows = inter.n_items, len(inter)
     ctx_src, ctx_dst, ctx_step = _pairs(inter, cfg.context_length)
     context = sp.csr_matrix(
         (cfg.context_decay ** (ctx_step - 1.0), (ctx_dst, inter.item[ctx_src])),
         shape=(rows, n),
     )
+    if len(dense) < n:
+        context = context[:, dense]
     tgt_src, tgt_dst, tgt_step = _pairs(inter, cfg.horizon - 1)
     every = np.arange(rows)
     target = sp.csr_matrix(
@@ -200,7 +218,7 @@ def _sequence_ridge(inter: Interactions, cfg: Config) -> tuple[np.ndarray, sp.cs
         ),
         shape=(rows, n),
     )
-    dtype = np.float64 if n <= FLOAT64_MAX_ITEMS else np.float32
+    dtype = np.float64 if len(dense) <= FLOAT64_MAX_ITEMS else np.float32
     gram = (context.T @ context).toarray().astype(dtype, copy=False)
     gram[np.diag_indices_from(gram)] += cfg.ridge_lambda
     inverse = spd_inverse(gram).astype(np.float32, copy=False)
@@ -209,14 +227,31 @@ def _sequence_ridge(inter: Interactions, cfg: Config) -> tuple[np.ndarray, sp.cs
     return inverse, targets
 
 
+def check_size(n_dense: int, cfg: Config) -> None:
+    """Refuse, before allocating, more dense items than `max_items`."""
+    if n_dense > cfg.max_items:
+        gb = 2 * n_dense**2 * 4 / 1e9
+        raise ValueError(
+            f"tailor-sequence keeps two dense matrices over the items with at least "
+            f"{cfg.min_item_users} user(s): {n_dense:,} items would take {gb:.1f} GB in "
+            f"float32; the limit (max_items) is {cfg.max_items:,}. Raise min_item_users, or "
+            "use tailor-item-knn or tailor-als."
+        )
+
+
 def fit_parts(inter: Interactions, cfg: Config) -> Parts:
     """All five signals from one set of events."""
     matrix = inter.matrix(binary=True)
-    dtype = np.float64 if inter.n_items <= FLOAT64_MAX_ITEMS else np.float32
+    users_per_item = matrix.getnnz(axis=0)
+    dense = np.flatnonzero(users_per_item >= cfg.min_item_users)
+    check_size(len(dense), cfg)
+    if len(dense) < inter.n_items:
+        matrix = matrix[:, dense]
+    dtype = np.float64 if len(dense) <= FLOAT64_MAX_ITEMS else np.float32
     gram = (matrix.T @ matrix).toarray().astype(dtype, copy=False)
     ease = ease_weights(gram, cfg.ease_lambda)
-    del gram
-    inverse, targets = _sequence_ridge(inter, cfg)
+    del gram, matrix
+    inverse, targets = _sequence_ridge(inter, cfg, dense)
     first, second, step = _pairs(inter, cfg.transition_window)
     transitions = _item_pairs(
         inter, first, second, cfg.transition_decay ** (step - 1.0), symmetric=False
@@ -224,12 +259,13 @@ def fit_parts(inter: Interactions, cfg: Config) -> Parts:
     first, second, _ = _pairs(inter, cfg.session_window, max_gap=cfg.session_gap)
     session = _item_pairs(inter, first, second, np.ones(len(first)), symmetric=True)
     return Parts(
+        dense=dense,
         ease=ease,
         ridge_inverse=inverse,
         ridge_targets=targets,
         transitions=_row_normalised(transitions),
         session=_row_normalised(session),
-        log_popularity=np.log1p(matrix.getnnz(axis=0)).astype(np.float32),
+        log_popularity=np.log1p(users_per_item).astype(np.float32),
     )
 
 
@@ -247,7 +283,9 @@ class Encoded:
     age: np.ndarray | None
     lengths: np.ndarray  # known events per row
 
-    def matrix(self, values: np.ndarray, keep: np.ndarray, shape, binary=False) -> sp.csr_matrix:
+    def matrix(
+        self, values: np.ndarray, keep: np.ndarray, shape: tuple[int, int], binary: bool = False
+    ) -> sp.csr_matrix:
         """Batch x items: the summed `values` of the events where `keep` (or 1 if `binary`)."""
         m = sp.csr_matrix(
             (values[keep], (self.rows[keep], self.items[keep])), shape=shape, dtype=np.float32
@@ -280,7 +318,7 @@ def encode(history: History, n_items: int) -> Encoded:
 
 def signal_scores(parts: Parts, enc: Encoded, cfg: Config) -> np.ndarray:
     """The five signals (5 x batch x n_items, float32), each scaled to a row maximum of 1."""
-    shape = (len(enc.lengths), parts.ease.shape[0])
+    shape = (len(enc.lengths), len(parts.log_popularity))
     everything = np.ones(len(enc.items), bool)
     pos = enc.position.astype(np.float64)
     recent = enc.matrix(np.exp(-pos / cfg.recency_decay), everything, shape)
@@ -292,10 +330,16 @@ def signal_scores(parts: Parts, enc: Encoded, cfg: Config) -> np.ndarray:
     else:
         sitting = (enc.age <= cfg.session_gap) & (pos < cfg.session_window)
     sitting = enc.matrix(np.ones(len(pos)), sitting, shape, binary=True)
-    out = np.empty((len(SIGNALS), *shape), np.float32)
-    out[0] = recent @ parts.ease
-    out[1] = profile @ parts.ease
-    out[2] = np.asarray((context @ parts.ridge_inverse) @ parts.ridge_targets)
+    out = np.zeros((len(SIGNALS), *shape), np.float32)
+    all_dense = len(parts.dense) == shape[1]
+    for k, rows in enumerate((recent, profile)):
+        scores = parts.dense_columns(rows) @ parts.ease
+        if all_dense:
+            out[k] = scores
+        else:
+            out[k][:, parts.dense] = scores
+    ridge = parts.dense_columns(context) @ parts.ridge_inverse
+    out[2] = np.asarray(ridge @ parts.ridge_targets)
     out[3] = (last @ parts.transitions).toarray()
     out[4] = (sitting @ parts.session).toarray()
     scale = np.abs(out).max(axis=2, keepdims=True)
@@ -351,7 +395,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float) -> np.ndarray:
     def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
         logit = z @ w[:-1] + w[-1]
         value = np.logaddexp(0.0, logit).sum() - target @ logit + 0.5 * l2 * w[:-1] @ w[:-1]
-        residual = 1.0 / (1.0 + np.exp(-logit)) - target
+        residual = scipy.special.expit(logit) - target
         grad = np.append(z.T @ residual + l2 * w[:-1], residual.sum())
         return float(value), grad
 
@@ -419,10 +463,10 @@ class SequenceAware(Recipe):
     def fit(self, data: TrainingData, progress: ProgressFn | None = None) -> SequenceAware:
         cfg = self.config
         inter = data.interactions
-        self._check_size(inter.n_items)
         self.n_users, self.n_items = inter.n_users, inter.n_items
-        self.coef = np.append(prior_weights(cfg), np.zeros(N_FEATURES - len(SIGNALS) + 1))
-        self.coef = self.coef.astype(np.float64)
+        # one weight per `features` column, then the intercept; without stacking: the blend
+        self.coef = np.zeros(N_FEATURES + 1)
+        self.coef[: len(SIGNALS)] = prior_weights(cfg)
         if cfg.stacking:
             stacked = self._stack(inter, progress)
             if stacked is not None:
@@ -431,16 +475,6 @@ class SequenceAware(Recipe):
         if progress:
             progress(1.0, "fitted the sequence signals on all events")
         return self
-
-    def _check_size(self, n_items: int) -> None:
-        """Refuse, before allocating, catalogues beyond `max_items`."""
-        if n_items > self.config.max_items:
-            gb = 2 * n_items**2 * 4 / 1e9
-            raise ValueError(
-                f"tailor-sequence keeps two dense n_items x n_items matrices: {n_items:,} items "
-                f"would take {gb:.1f} GB in float32; the limit (max_items) is "
-                f"{self.config.max_items:,}. Use tailor-item-knn or tailor-als instead."
-            )
 
     def _stack(self, inter: Interactions, progress: ProgressFn | None) -> np.ndarray | None:
         """Re-ranker weights learned on a holdout of each user's newest events (None when too
@@ -494,8 +528,12 @@ class SequenceAware(Recipe):
         known = (items >= 0) & (items < self.n_items)
         if known.any():
             ids = items[known]
+            ease = np.zeros((len(ids), self.n_items), np.float32)
+            where = np.searchsorted(self.parts.dense, ids)
+            is_dense = self.parts.dense[np.minimum(where, len(self.parts.dense) - 1)] == ids
+            ease[np.ix_(is_dense, self.parts.dense)] = self.parts.ease[where[is_dense]]
             parts = [
-                self.parts.ease[ids],
+                ease,
                 self.parts.transitions[ids].toarray(),
                 self.parts.session[ids].toarray(),
             ]
@@ -508,6 +546,7 @@ class SequenceAware(Recipe):
 
     def state(self) -> dict[str, np.ndarray]:
         out = {
+            "dense": self.parts.dense,
             "ease": self.parts.ease,
             "ridge_inverse": self.parts.ridge_inverse,
             "log_popularity": self.parts.log_popularity,
@@ -518,9 +557,11 @@ class SequenceAware(Recipe):
         return out
 
     def load_state(self, arrays: dict[str, np.ndarray]) -> None:
-        shape = (self.n_items, self.n_items)
-        sparse = {name: sparse_from_state(arrays, name, shape) for name in SPARSE_PARTS}
+        n, d = self.n_items, len(arrays["dense"])
+        shapes = {"ridge_targets": (d, n), "transitions": (n, n), "session": (n, n)}
+        sparse = {name: sparse_from_state(arrays, name, shapes[name]) for name in SPARSE_PARTS}
         self.parts = Parts(
+            dense=arrays["dense"],
             ease=arrays["ease"],
             ridge_inverse=arrays["ridge_inverse"],
             log_popularity=arrays["log_popularity"],

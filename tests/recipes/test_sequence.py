@@ -17,10 +17,8 @@ class TestSequenceAware(RecipeContract):
     related_items = True
 
     def test_the_reranker_was_stacked(self, model):
-        prior = np.append(model.coef[: len(SIGNALS)], 0.0)
-        assert model.coef.shape == (2 * len(SIGNALS) + 4,)
+        assert model.coef.shape == (2 * len(SIGNALS) + 4,)  # features + intercept
         assert not np.allclose(model.coef[len(SIGNALS) :], 0.0)  # learned, not the fixed blend
-        assert prior.shape == (len(SIGNALS) + 1,)
 
     def test_cold_user_gets_popular_items(self, model):
         ids, _ = model.recommend(np.array([999]), History.empty(1), n=1)
@@ -132,9 +130,26 @@ def test_encode_positions_count_from_the_newest():
 
 
 def test_too_many_items_is_refused_before_allocating():
-    big = Interactions(np.array([0, 1]), np.array([0, 30]), np.array([1, 2]), 2, 31)
+    users = np.arange(62) // 2
+    many = Interactions(users, np.arange(62) % 31, np.arange(62), 31, 31)
     with pytest.raises(ValueError, match="max_items"):
-        SequenceAware(max_items=30).fit(TrainingData(big))
+        SequenceAware(max_items=30).fit(TrainingData(many))
+
+
+def test_rare_items_stay_out_of_the_dense_matrices(tmp_path):
+    users = np.repeat(np.arange(6), 3)
+    items = np.array([0, 1, 2, 0, 1, 3, 0, 1, 4, 0, 2, 1, 1, 2, 0, 2, 0, 5])
+    inter = Interactions(users, items, np.arange(18), 6, 8)
+    model = SequenceAware(**FAST, stacking=False, min_item_users=2).fit(TrainingData(inter))
+    np.testing.assert_array_equal(model.parts.dense, [0, 1, 2])
+    assert model.parts.ease.shape == (3, 3) and model.parts.ridge_inverse.shape == (3, 3)
+    scores = model.score_all(np.array([0]), History([np.array([3, 0])], [np.array([1, 2])]))
+    assert scores.shape == (1, 8) and np.isfinite(scores).all()
+    assert model.similar_scores(np.array([1, 5])).shape == (2, 8)
+    model.save(tmp_path / "m")
+    again = SequenceAware.load(tmp_path / "m")
+    history = History([np.array([3, 0])], [np.array([1, 2])])
+    np.testing.assert_allclose(again.score_all(np.array([0]), history), scores)
 
 
 def test_hyperparameters_have_ranges_and_descriptions():
