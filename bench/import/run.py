@@ -26,20 +26,12 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from engine import Engine  # noqa: E402
+from engine.datasets.avro import parse_schema  # noqa: E402
 
-SCHEMA = json.loads((ROOT / "data" / "sample" / "interactions.schema.json").read_text())
-COLUMNS = {
-    "USER_ID": "VARCHAR",
-    "ITEM_ID": "VARCHAR",
-    "TIMESTAMP": "BIGINT",
-    "EVENT_TYPE": "VARCHAR",
-    "EVENT_VALUE": "DOUBLE",
-    "DEVICE": "VARCHAR",
-    "TIME_OF_DAY": "VARCHAR",
-    "IMPRESSION": "VARCHAR",
-    "RECOMMENDATION_ID": "VARCHAR",
-    "EVENT_ATTRIBUTION_SOURCE": "VARCHAR",
-}
+SCHEMA_TEXT = (ROOT / "data" / "sample" / "interactions.schema.json").read_text()
+SCHEMA = json.loads(SCHEMA_TEXT)
+# DuckDB's side reads the same columns with the types Tailor stores them as.
+COLUMNS = {f.name: f.duckdb_type for f in parse_schema(SCHEMA_TEXT)}
 
 
 def generate(path: Path, rows: int) -> None:
