@@ -35,3 +35,7 @@ class EngineBase:
     arns: ArnFactory
     settings: Settings
     jobs: BackgroundJobs
+
+    def data_changed(self, group_id: int, bulk: bool = True) -> None:
+        """Called after a dataset group's data changed (`bulk`: by an import or a delete,
+        rather than by real-time events); `engine.Engine` refreshes its indexes."""

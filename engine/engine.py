@@ -8,23 +8,31 @@ HTTP, CLI and dashboard are thin adapters over this class.
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 from engine.arns import ArnFactory
 from engine.config import Settings, default_data_dir
+from engine.datasets.exports import EXPORT_JOB, DatasetExportJobOps
 from engine.datasets.groups import DatasetGroupOps
 from engine.datasets.imports import IMPORT_JOB, ImportJobOps
 from engine.datasets.readiness import ReadinessOps
 from engine.datasets.schemas import SchemaOps
+from engine.events.ingest import EventOps
+from engine.events.writer import EventWriter
 from engine.jobs import RUNNING_STATUSES, BackgroundJobs
+from engine.serving.history import HistoryIndex
 from engine.serving.loaded import ModelCache
 from engine.serving.recommend import RecommendOps
 from engine.solutions.recipes import RecipeOps
 from engine.solutions.solutions import VERSION
 from engine.solutions.versions import SolutionVersionOps
-from engine.store import Catalog, Store
+from engine.store import Catalog, Store, data_tables
+from engine.store import events as event_sql
+from engine.tagging import TagOps
 
 log = logging.getLogger("tailor")
 
@@ -38,12 +46,15 @@ RUNNING = (*RUNNING_STATUSES, "CREATE STOPPING")
 
 class Engine(
     RecommendOps,
+    EventOps,
     SolutionVersionOps,
     RecipeOps,
     ImportJobOps,
+    DatasetExportJobOps,
     ReadinessOps,
     SchemaOps,
     DatasetGroupOps,
+    TagOps,
 ):
     """Amazon Personalize's operations on `<data_dir>/tailor.duckdb`.
 
@@ -65,11 +76,52 @@ class Engine(
         self.arns = ArnFactory(self.settings.region, self.settings.account_id)
         self.jobs = BackgroundJobs()
         self.models = ModelCache()
+        self._versions: dict[int, int] = {}
+        self._metadata_versions: dict[int, int] = {}
+        self._trackers = {}
+        self._trackers_lock = threading.Lock()
+        self._recent = OrderedDict()
+        self._facts = {}
+        self._add_event_columns()
+        self.history = HistoryIndex(self._scan_history)
+        self.events = EventWriter(self.store, self.history, self._events_committed)
         self._fail_interrupted_jobs()
+
+    def _add_event_columns(self) -> None:
+        with self.store.transaction() as cur:
+            for dataset in self.catalog.list("dataset"):
+                data_tables.add_event_columns(cur, dataset.id)
+
+    def _scan_history(self, group_id: int, dataset_id: int) -> dict[str, Any]:
+        with self.store.cursor() as cur:
+            return event_sql.history_scan(cur, group_id, dataset_id)
+
+    def _events_committed(self, event_groups: set[int], entity_groups: set[int]) -> None:
+        for group_id in event_groups:
+            self._versions[group_id] = self._versions.get(group_id, 0) + 1
+        for group_id in entity_groups:
+            self.data_changed(group_id, bulk=False)
+
+    def data_changed(self, group_id: int, bulk: bool = True) -> None:
+        """A group's data changed: bump its version; an import also rebuilds its history."""
+        self._versions[group_id] = self._versions.get(group_id, 0) + 1
+        self._metadata_versions[group_id] = self._metadata_versions.get(group_id, 0) + 1
+        if bulk:
+            self.history.invalidate(group_id)
+
+    def data_version(self, group_id: int) -> int:
+        """Tailor's own: a counter that changes whenever the group's data does (imports,
+        events, users and items), for caches keyed by the data they were built from."""
+        return self._versions.get(group_id, 0)
+
+    def metadata_version(self, group_id: int) -> int:
+        """Like `data_version`, but unchanged by interaction events: it moves with imports
+        and with PutItems/PutUsers (what item and user facts are built from)."""
+        return self._metadata_versions.get(group_id, 0)
 
     def _fail_interrupted_jobs(self) -> None:
         """Jobs left pending or in progress by a process that died are failed, not resumed."""
-        for kind in (IMPORT_JOB, VERSION):
+        for kind in (IMPORT_JOB, EXPORT_JOB, VERSION):
             for job in self.catalog.list(kind):
                 if job.status in RUNNING:
                     log.warning("marking interrupted job %s as failed", job.arn)
@@ -104,6 +156,7 @@ class Engine(
         """Stop background work (queued jobs are failed), checkpoint and release the directory."""
         for arn in self.jobs.shutdown():
             self.catalog.update(arn, status="CREATE FAILED", failure_reason=INTERRUPTED)
+        self.events.close()
         self.store.close()
 
     def __enter__(self) -> Engine:

@@ -71,5 +71,12 @@ class TooManyTagsException(PersonalizeError):
     status = 400
 
 
+class TooManyTagKeysException(PersonalizeError):
+    """More tag keys in one UntagResource request than a resource may carry."""
+
+    code = "TooManyTagKeysException"
+    status = 400
+
+
 class DataDirectoryLocked(RuntimeError):
     """Another process holds the data directory: use that process's API instead."""

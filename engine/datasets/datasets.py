@@ -119,6 +119,9 @@ class DatasetOps(EngineBase):
                 self.catalog.delete(job.arn, cur)
             data_tables.drop_table(cur, dataset.id)
             self.catalog.delete(datasetArn, cur)
+        group = self.catalog.get(dataset.spec["datasetGroupArn"])
+        if group is not None:
+            self.data_changed(group.id)
         return {}
 
     def dataset_fields(self, dataset: Resource) -> list[SchemaField]:

@@ -60,7 +60,11 @@ class ImportJobOps(DatasetOps):
             raise InvalidInputException("dataSource.dataLocation is required")
         if not location.startswith("s3://") or not self.settings.s3_endpoint_url:
             files_at(location, self.store.data_dir, self.settings, self.store.data_dir / "tmp")
-        running = [j.arn for j in self.catalog.children(datasetArn) if j.status in RUNNING]
+        running = [
+            j.arn
+            for j in self.catalog.children(datasetArn)
+            if j.resource_type == IMPORT_JOB and j.status in RUNNING
+        ]
         if running:
             raise ResourceInUseException(
                 f"Dataset {datasetArn} already has an import job in progress: {running[0]}"
@@ -101,7 +105,10 @@ class ImportJobOps(DatasetOps):
 
     def _run_import(self, plan: ImportPlan, progress: ImportProgress) -> None:
         self.catalog.update(plan.job_arn, status="CREATE IN_PROGRESS")
-        ImportRun(self.store, self.catalog, self.settings, plan, progress).run()
+        try:
+            ImportRun(self.store, self.catalog, self.settings, plan, progress).run()
+        finally:
+            self.data_changed(plan.group_id)
 
     @operation("DescribeDatasetImportJob")
     def describe_dataset_import_job(self, *, datasetImportJobArn: str) -> dict[str, Any]:

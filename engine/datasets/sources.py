@@ -1,15 +1,20 @@
-"""Where import data comes from: a local path, `file://`, or `s3://bucket/key`.
+"""Where import data comes from and export data goes: a local path, `file://`, or `s3://`.
 
 `s3://bucket/key` resolves to `<data_dir>/s3/bucket/key` (the embedded object store) unless
 an S3-compatible endpoint is configured, in which case boto3 downloads the objects first.
 A location that is a folder (or a key prefix ending in `/`) imports every data file under it.
+Exports write only to `s3://bucket/prefix/`, through `published` (atomic rename or upload).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import io
+import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -86,6 +91,63 @@ def _download_s3(location: str, settings: Settings, download_dir: Path) -> list[
         s3.download_file(bucket, k, str(target))
         files.append(target)
     return files
+
+
+def output_prefix(location: str, field: str) -> tuple[str, str]:
+    """The bucket and key prefix of an `s3://bucket/prefix/` output location.
+
+    InvalidInputException naming `field` unless the location is s3:// with a bucket and no
+    `.`/`..` segments (so a write never leaves the bucket's folder of the embedded store).
+    """
+    parsed = urlparse(location)
+    if parsed.scheme != "s3":
+        raise InvalidInputException(
+            f"{field} {location!r} must be an s3://bucket/prefix/ location "
+            f"({parsed.scheme or 'a local path'} is not supported for output)"
+        )
+    segments = [s for s in unquote(parsed.path).split("/") if s]
+    if parsed.netloc in ("", ".", "..") or any(s in (".", "..") for s in segments):
+        raise InvalidInputException(
+            f"{field} {location!r} must name a bucket and a key prefix without '.' or '..' segments"
+        )
+    return parsed.netloc, "/".join(segments)
+
+
+@contextlib.contextmanager
+def published(
+    location: str, filename: str, data_dir: Path, settings: Settings, field: str
+) -> Iterator[Path]:
+    """A temporary file to write; when the block succeeds it appears as `location/filename`.
+
+    In the embedded store the file is written next to its target and renamed (atomic: a
+    reader sees the whole file or none); with an S3 endpoint it is uploaded with boto3. The
+    temporary file is removed whatever happens.
+    """
+    bucket, prefix = output_prefix(location, field)
+    key = f"{prefix}/{filename}" if prefix else filename
+    if settings.s3_endpoint_url:
+        folder = Path(data_dir) / "tmp"
+        target = None
+    else:
+        target = Path(data_dir) / "s3" / bucket / key
+        folder = target.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    temporary = folder / f".{filename}.{uuid.uuid4().hex}.part"
+    try:
+        yield temporary
+        if target is not None:
+            os.replace(temporary, target)
+        else:
+            _upload_s3(temporary, bucket, key, settings)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _upload_s3(path: Path, bucket: str, key: str, settings: Settings) -> None:
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.region)
+    s3.upload_file(str(path), bucket, key)
 
 
 def open_text(path: Path) -> io.TextIOBase:

@@ -7,6 +7,7 @@ request fails during an update.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from engine.base import summary
@@ -18,6 +19,7 @@ from engine.solutions.versions import SolutionVersionOps
 from engine.store import Resource
 
 CAMPAIGN = "campaign"
+EXPLORING_RECIPES = {"arn:aws:personalize:::recipe/aws-user-personalization"}
 DEFAULT_EXPLORATION = {"explorationWeight": "0.3", "explorationItemAgeCutOff": "30"}
 
 
@@ -43,6 +45,19 @@ def _config(config: dict[str, Any] | None) -> dict[str, Any]:
         )
     config["itemExplorationConfig"] = exploration
     return config
+
+
+def exploration_of(spec: dict[str, Any], recipe_arn: str) -> tuple[float, float] | None:
+    """(weight, cut-off days) a campaign explores cold items with, or None.
+
+    aws-user-personalization explores by default (weight 0.3, 30 days), as in Personalize;
+    Tailor's other user-personalization recipes explore only when the campaign's
+    itemExplorationConfig was given explicitly."""
+    if recipe_arn not in EXPLORING_RECIPES and not spec.get("explorationRequested"):
+        return None
+    config = spec["campaignConfig"]["itemExplorationConfig"]
+    weight = float(config["explorationWeight"])
+    return (weight, float(config["explorationItemAgeCutOff"])) if weight > 0 else None
 
 
 def _describe(campaign: Resource) -> dict[str, Any]:
@@ -79,6 +94,7 @@ class CampaignOps(SolutionVersionOps):
             "minProvisionedTPS": minProvisionedTPS or 1,
             "campaignConfig": _config(campaignConfig),
             "datasetGroupArn": version.spec["datasetGroupArn"],
+            "explorationRequested": bool((campaignConfig or {}).get("itemExplorationConfig")),
         }
         with self.store.transaction() as cur:
             self.catalog.insert(
@@ -107,16 +123,22 @@ class CampaignOps(SolutionVersionOps):
         """Load the version's model, swap it in, and mark the campaign ACTIVE."""
         try:
             group = self.catalog.require(version.spec["datasetGroupArn"], "dataset-group")
-            datasets = {
-                d.spec["datasetType"]: d.id for d in self.catalog.list("dataset", group.arn)
-            }
+            found = {d.spec["datasetType"]: d for d in self.catalog.list("dataset", group.arn)}
+            items = found.get("ITEMS")
             model = loaded.load(
                 self.store,
                 self.store.data_dir / "artifacts",
                 version.arn,
                 version.spec["artifactId"],
                 group.id,
-                datasets,
+                {kind: d.id for kind, d in found.items()},
+                group_arn=group.arn,
+                items_have_created=items is not None
+                and any(f.name == "CREATION_TIMESTAMP" for f in self.dataset_fields(items)),
+            )
+            spec = self.catalog.require(campaign_arn, CAMPAIGN).spec
+            model = dataclasses.replace(
+                model, exploration=exploration_of(spec, model.recipe.recipe_arn)
             )
             self.models.put(campaign_arn, model)
             self.catalog.update(
@@ -164,7 +186,13 @@ class CampaignOps(SolutionVersionOps):
             updates["minProvisionedTPS"] = minProvisionedTPS
         if campaignConfig is not None:
             updates["campaignConfig"] = _config(campaignConfig)
+            updates["explorationRequested"] = bool(campaignConfig.get("itemExplorationConfig"))
         self.catalog.update(campaignArn, spec_updates=updates)
+        current = self.models.get(campaignArn)
+        if campaignConfig is not None and current is not None:
+            spec = {**campaign.spec, **updates}
+            recipe = current.recipe.recipe_arn
+            self.models.reconfigure(campaignArn, exploration=exploration_of(spec, recipe))
         if solutionVersionArn and solutionVersionArn != campaign.spec["solutionVersionArn"]:
             version = self._active_version(solutionVersionArn)
             self.catalog.update(campaignArn, status="UPDATE IN_PROGRESS")

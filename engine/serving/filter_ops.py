@@ -19,6 +19,7 @@ from engine.serving.filters import (
     evaluate_filter,
     parse_filter,
 )
+from engine.serving.history import HistoryIndex
 from engine.store import Resource, serving
 
 FILTER = "filter"
@@ -46,6 +47,8 @@ def as_value(field: SchemaField, value: Any) -> Any:
 
 class FilterOps(DatasetOps, EngineBase):
     """The filter operations of the Engine."""
+
+    history: HistoryIndex
 
     def _schemas(self, group_arn: str) -> dict[str, list[SchemaField]]:
         return {
@@ -134,10 +137,9 @@ class FilterOps(DatasetOps, EngineBase):
             if "ITEMS" in datasets:
                 self._item_context(cur, context, group_id, datasets["ITEMS"], item_id)
             if "INTERACTIONS" in datasets and user_id:
-                events = serving.user_event_items(
-                    cur, group_id, datasets["INTERACTIONS"].id, user_id
+                context.user_events = self.history.by_event_type(
+                    group_id, datasets["INTERACTIONS"].id, user_id
                 )
-                context.user_events = {k: np.array(v, np.int64) for k, v in events.items()}
             if "USERS" in datasets and user_id:
                 context.current_user = self._entity(cur, datasets["USERS"], "USER_ID", user_id)
         return evaluate_filter(expression, context, filter_values)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,11 @@ class LoadedModel:
     group_id: int
     interactions_dataset: int | None
     items_dataset: int | None
+    group_arn: str = ""
+    #: (explorationWeight, explorationItemAgeCutOff days), or None: no cold-item exploration
+    exploration: tuple[float, float] | None = None
+    #: whether the Items schema has CREATION_TIMESTAMP (item age for exploration)
+    items_have_created: bool = False
 
 
 class ModelCache:
@@ -42,6 +48,13 @@ class ModelCache:
         with self._lock:
             self._models[campaign_arn] = model
 
+    def reconfigure(self, campaign_arn: str, **changes: Any) -> None:
+        """Swap in a copy of a loaded model with some fields changed (a config update)."""
+        with self._lock:
+            current = self._models.get(campaign_arn)
+            if current is not None:
+                self._models[campaign_arn] = dataclasses.replace(current, **changes)
+
     def drop(self, campaign_arn: str) -> None:
         with self._lock:
             self._models.pop(campaign_arn, None)
@@ -54,8 +67,10 @@ def load(
     artifact_id: str,
     group_id: int,
     datasets: dict[str, int],
+    **settings: Any,
 ) -> LoadedModel:
-    """Read a solution version's model and its group's id maps."""
+    """Read a solution version's model and its group's id maps (`settings`: the optional
+    LoadedModel fields: group_arn, exploration, items_have_created)."""
     recipe = load_model(artifacts, artifact_id)
     with store.cursor() as cur:
         users = IdMap(id_map.load(cur, group_id, "USER"))
@@ -68,6 +83,7 @@ def load(
         group_id,
         datasets.get("INTERACTIONS"),
         datasets.get("ITEMS"),
+        **settings,
     )
 
 

@@ -1,28 +1,39 @@
 """Real-time answers: GetRecommendations and GetPersonalizedRanking (personalize-runtime).
 
-Each request reads the user's latest events from the store, so an event recorded a moment
-ago already shapes the answer (seen items are excluded; order-aware recipes read it). Scores
-are a softmax over the catalogue's finite scores, as Personalize reports them.
+Each request reads the user's events from the in-memory history index, which the event
+writer updates as events commit, so an event recorded a moment ago already shapes the answer
+(seen items are excluded; recipes fold the new history into the user's representation).
+Scores are a softmax over the catalogue's finite scores, as Personalize reports them.
+
+Every answer gets a `recommendationId` and is logged (campaign, user, items shown), so later
+events that carry the id count as impressions of what was shown and attribute to the campaign.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
 import numpy as np
 
 from engine.errors import InvalidInputException
+from engine.idmap import IdMap
 from engine.operations import operation
 from engine.recipes.base import History, RecipeNotApplicable, top_n
+from engine.serving import exploration
 from engine.serving.campaigns import CampaignOps
+from engine.serving.exploration import ItemFacts
 from engine.serving.filter_ops import FilterOps
 from engine.serving.loaded import LoadedModel, softmax
+from engine.store import events as event_sql
 from engine.store import serving
 
 RUNTIME = "personalize-runtime"
 MAX_RESULTS = 500
 MAX_RESULTS_WITH_METADATA = 50
+PROMOTED = "Promoted item"
+EXPLORATION = "Exploration"
 
 
 def _recommendation_id() -> str:
@@ -32,14 +43,36 @@ def _recommendation_id() -> str:
 class RecommendOps(CampaignOps, FilterOps):
     """The runtime operations of the Engine."""
 
+    _facts: dict[int, tuple[int, ItemFacts]]
+
     def _history(self, model: LoadedModel, user_id: str | None) -> History:
         if not user_id or model.interactions_dataset is None:
             return History.empty(1)
+        return self.history.history(model.group_id, model.interactions_dataset, user_id)
+
+    def item_facts(self, model: LoadedModel) -> ItemFacts:
+        """Every item of the campaign's dataset group with its age and interaction count
+        (cached until the group's imports, items or users change)."""
+        version = self.metadata_version(model.group_id)
+        cached = self._facts.get(model.group_id)
+        if cached is not None and cached[0] == version:
+            return cached[1]
         with self.store.cursor() as cur:
-            items, times = serving.user_history(
-                cur, model.group_id, model.interactions_dataset, user_id
+            found = event_sql.item_facts(
+                cur,
+                model.group_id,
+                model.interactions_dataset,
+                model.items_dataset,
+                model.items_have_created,
             )
-        return History([items], [times], None)
+        facts = ItemFacts(
+            IdMap([str(e) for e in found["external_id"]]),
+            found["created"].astype(np.int64),
+            found["count"].astype(np.int64),
+            int(found["latest"][0]),
+        )
+        self._facts[model.group_id] = (version, facts)
+        return facts
 
     def _metadata(
         self, model: LoadedModel, columns: dict[str, list[str]] | None, item_ids: list[str]
@@ -67,103 +100,157 @@ class RecommendOps(CampaignOps, FilterOps):
         promotions: list[dict[str, Any]] | None = None,
         metadataColumns: dict[str, list[str]] | None = None,
     ) -> dict[str, Any]:
-        """Recommendations for a user (userId) or related items (itemId) from a campaign."""
+        """Recommendations for a user (userId) or related items (itemId) from a campaign,
+        with cold-item exploration (User-Personalization) and at most one promotion."""
         if recommenderArn:
             raise InvalidInputException(
                 "recommenderArn: recommenders are not supported yet; use a campaign"
             )
         if not campaignArn:
             raise InvalidInputException("campaignArn is required")
-        if promotions:
-            raise InvalidInputException("promotions are not supported by Tailor yet")
         n = 25 if numResults is None else numResults
         limit = MAX_RESULTS_WITH_METADATA if metadataColumns else MAX_RESULTS
         if not 1 <= n <= limit:
             raise InvalidInputException(f"numResults {n} must be from 1 to {limit}")
+        promotion = self._promotion(promotions)
         model = self.campaign_model(campaignArn)
+        rid = _recommendation_id()
         if model.recipe.recipe_type == "RELATED_ITEMS":
             if not itemId:
                 raise InvalidInputException(
                     f"itemId is required: {model.recipe.recipe_arn} recommends related items"
                 )
-            allow = self._allowed(model, campaignArn, filterArn, filterValues, userId, itemId)
-            ids, scores = self._related(model, itemId, n, allow)
+            raw, seen = self._related_scores(model, itemId)
+            facts, weight, cutoff = None, 0.0, 0.0
         else:
             if model.recipe.recipe_type == "USER_PERSONALIZATION" and not userId:
                 raise InvalidInputException("userId is required for this campaign's recipe")
-            allow = self._allowed(model, campaignArn, filterArn, filterValues, userId, itemId)
-            ids, scores = self._for_user(model, userId, n, context, allow)
-        external = model.items.external(ids)
+            raw, seen = self._user_scores(model, userId, context)
+            weight, cutoff = model.exploration or (0.0, 0.0)
+            facts = self.item_facts(model) if weight > 0 else None
+        universe = len(facts) if facts is not None else len(raw)
+        candidates = np.ones(universe, bool)
+        candidates[seen[seen < universe]] = False
+        allow = self._allowed(model, filterArn, filterValues, userId, itemId, universe)
+        if allow is not None:
+            candidates &= allow
+        fresh = facts.freshness(cutoff) if facts is not None else None
+        final = self._final(raw, candidates, fresh, weight)
+        promoted: list[int] = []
+        if promotion is not None:
+            mask = self._allowed(
+                model,
+                promotion["filterArn"],
+                promotion.get("filterValues"),
+                userId,
+                itemId,
+                universe,
+            )
+            mask = mask.copy()
+            mask[seen[seen < universe]] = False
+            k = exploration.promoted_count(n, promotion["percentPromotedItems"])
+            ids, _ = top_n(self._final(raw, mask, fresh, weight)[None, :], k)
+            promoted = [int(i) for i in ids[0] if i >= 0]
+            final[promoted] = -np.inf
+        ids, _ = top_n(final[None, :], n - len(promoted))
+        chosen = [int(i) for i in ids[0] if i >= 0]
+        if promoted:
+            positions = exploration.promotion_positions(
+                len(chosen) + len(promoted), len(promoted), rid
+            )
+            merged: list[int] = []
+            rest, promo = iter(chosen), iter(promoted)
+            for position in range(len(chosen) + len(promoted)):
+                merged.append(next(promo) if position in positions else next(rest))
+            chosen = merged
+        masked = np.where(candidates[: len(raw)], raw, -np.inf)
+        if promoted:
+            masked[[p for p in promoted if p < len(raw)]] = raw[
+                [p for p in promoted if p < len(raw)]
+            ]
+        probabilities = softmax(masked)
+        id_map = facts.items if facts is not None else model.items
+        external = id_map.external(chosen)
         metadata = self._metadata(model, metadataColumns, external)
+        promoted_set = set(promoted)
         item_list = []
-        for item_id, score in zip(external, scores, strict=True):
-            entry: dict[str, Any] = {"itemId": item_id, "score": round(float(score), 7)}
+        for dense, item_id in zip(chosen, external, strict=True):
+            entry: dict[str, Any] = {"itemId": item_id}
+            if dense < len(raw) and np.isfinite(raw[dense]):
+                entry["score"] = round(float(probabilities[dense]), 7)
+            if dense in promoted_set:
+                entry["promotionName"] = promotion["name"]
+                entry["reason"] = [PROMOTED]
+            elif fresh is not None and fresh[dense] > 0:
+                entry["reason"] = [EXPLORATION]
             if metadataColumns:
                 entry["metadata"] = metadata.get(item_id, {})
             item_list.append(entry)
-        return {"itemList": item_list, "recommendationId": _recommendation_id()}
+        self.log_recommendation(
+            rid, campaignArn, model.group_id, userId, itemId, external, time.time()
+        )
+        return {"itemList": item_list, "recommendationId": rid}
+
+    @staticmethod
+    def _promotion(promotions: list[dict[str, Any]] | None) -> dict[str, Any] | None:
+        if not promotions:
+            return None
+        promotion = promotions[0]
+        for key in ("name", "percentPromotedItems", "filterArn"):
+            if not promotion.get(key):
+                raise InvalidInputException(f"promotions[0].{key} is required")
+        return promotion
+
+    @staticmethod
+    def _final(
+        raw: np.ndarray, candidates: np.ndarray, fresh: np.ndarray | None, weight: float
+    ) -> np.ndarray:
+        """The scores the list is cut from: relevance, blended with freshness if exploring."""
+        if fresh is not None and weight > 0:
+            return exploration.explore(raw, candidates, fresh, weight)
+        return np.where(candidates[: len(raw)], raw, -np.inf)
 
     def _allowed(
         self,
         model: LoadedModel,
-        campaign_arn: str,
         filter_arn: str | None,
         filter_values: dict[str, str] | None,
         user_id: str | None,
         item_id: str | None,
+        n_items: int,
     ) -> np.ndarray | None:
         """The filter's item mask for this request (None: no filter)."""
         if not filter_arn:
             return None
-        group_arn = self.catalog.require(campaign_arn, "campaign").spec["datasetGroupArn"]
         return self.filter_mask(
             filter_arn,
             model.group_id,
-            group_arn,
-            model.recipe.n_items,
+            model.group_arn,
+            n_items,
             user_id,
             item_id,
             filter_values,
         )
 
-    def _for_user(
-        self,
-        model: LoadedModel,
-        user_id: str | None,
-        n: int,
-        context: dict[str, str] | None,
-        allow: np.ndarray | None = None,
-    ) -> tuple[list[int], np.ndarray]:
+    def _user_scores(
+        self, model: LoadedModel, user_id: str | None, context: dict[str, str] | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The recipe's scores for every item it knows, and the items the user has seen."""
         dense = model.users.dense(user_id) if user_id else None
         users = np.array([dense if dense is not None else len(model.users) + 1])
         history = self._history(model, user_id)
         scores = model.recipe.score_all(users, history, context)[0].astype(np.float64)
-        seen = history.items[0]
-        scores[seen[seen < len(scores)]] = -np.inf
-        if allow is not None:
-            scores[~allow[: len(scores)]] = -np.inf
-        probabilities = softmax(scores)
-        ids, _ = top_n(scores[None, :], n)
-        chosen = [int(i) for i in ids[0] if i >= 0]
-        return chosen, probabilities[chosen]
+        return scores, history.items[0]
 
-    def _related(
-        self, model: LoadedModel, item_id: str, n: int, allow: np.ndarray | None = None
-    ) -> tuple[list[int], np.ndarray]:
+    def _related_scores(self, model: LoadedModel, item_id: str) -> tuple[np.ndarray, np.ndarray]:
         dense = model.items.dense(item_id)
         item = np.array([dense if dense is not None else len(model.items) + 1])
         try:
             scores = model.recipe.similar_scores(item)[0].astype(np.float64)
         except RecipeNotApplicable as exc:
             raise InvalidInputException(str(exc)) from None
-        if dense is not None and dense < len(scores):
-            scores[dense] = -np.inf
-        if allow is not None:
-            scores[~allow[: len(scores)]] = -np.inf
-        probabilities = softmax(scores)
-        ids, _ = top_n(scores[None, :], n)
-        chosen = [int(i) for i in ids[0] if i >= 0]
-        return chosen, probabilities[chosen]
+        seen = np.array([dense] if dense is not None else [], np.int64)
+        return scores, seen
 
     @operation("GetPersonalizedRanking", service=RUNTIME)
     def get_personalized_ranking(
@@ -190,7 +277,7 @@ class RecommendOps(CampaignOps, FilterOps):
         user = dense if dense is not None else len(model.users) + 1
         items = model.items.dense_many(inputList)
         raw = model.recipe.score(user, history, np.where(items >= 0, items, 10**9), context)
-        allow = self._allowed(model, campaignArn, filterArn, filterValues, userId, None)
+        allow = self._allowed(model, filterArn, filterValues, userId, None, model.recipe.n_items)
         if allow is not None:  # filtered-out items leave the ranking
             keep = [i for i, d in enumerate(items) if d < 0 or d >= len(allow) or allow[d]]
             inputList = [inputList[i] for i in keep]
@@ -207,4 +294,14 @@ class RecommendOps(CampaignOps, FilterOps):
         if metadataColumns:
             for entry in ranking:
                 entry["metadata"] = metadata.get(entry["itemId"], {})
-        return {"personalizedRanking": ranking, "recommendationId": _recommendation_id()}
+        rid = _recommendation_id()
+        self.log_recommendation(
+            rid,
+            campaignArn,
+            model.group_id,
+            userId,
+            None,
+            [e["itemId"] for e in ranking],
+            time.time(),
+        )
+        return {"personalizedRanking": ranking, "recommendationId": rid}

@@ -12,12 +12,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from engine.errors import ResourceAlreadyExistsException, ResourceNotFoundException
+from engine.errors import (
+    InvalidInputException,
+    ResourceAlreadyExistsException,
+    ResourceNotFoundException,
+    TooManyTagsException,
+)
 from engine.store.connection import Store
 
 COLUMNS = (
     "id, arn, resource_type, name, parent_arn, status, failure_reason, created_at, updated_at, spec"
 )
+# Personalize's tag rules: at most 50 tags per resource; keys and values starting with `aws:`
+# are reserved for AWS.
+MAX_TAGS_PER_RESOURCE = 50
+RESERVED_TAG_PREFIX = "aws:"
 
 
 @dataclass
@@ -154,10 +163,28 @@ class Catalog:
             cur.execute("DELETE FROM tags WHERE resource_arn = ?", [arn])
 
     def add_tags(self, arn: str, tags: list[dict[str, str]] | None, cursor: Any = None) -> None:
-        """Attach `[{"tagKey": ..., "tagValue": ...}]` to a resource (a key set again replaces)."""
+        """Attach `[{"tagKey": ..., "tagValue": ...}]` to a resource (a key set again replaces).
+
+        Checks Personalize's rules first and writes nothing if one is broken: `aws:` keys and
+        values are InvalidInputException, more than 50 tags on the resource afterwards is
+        TooManyTagsException.
+        """
         if not tags:
             return
-        with self._cursor(cursor) as cur:
+        for i, tag in enumerate(tags):
+            for part in ("tagKey", "tagValue"):
+                if tag[part].lower().startswith(RESERVED_TAG_PREFIX):
+                    raise InvalidInputException(
+                        f"tags[{i}].{part} {tag[part]!r}: tag keys and values starting with "
+                        f"{RESERVED_TAG_PREFIX!r} are reserved for AWS"
+                    )
+        with self.store.write_lock, self._cursor(cursor) as cur:
+            keys = {t["tagKey"] for t in self.tags_of(arn, cur)} | {t["tagKey"] for t in tags}
+            if len(keys) > MAX_TAGS_PER_RESOURCE:
+                raise TooManyTagsException(
+                    f"tags: {arn} would carry {len(keys)} tags; a resource may carry at most "
+                    f"{MAX_TAGS_PER_RESOURCE}"
+                )
             for tag in tags:
                 cur.execute(
                     "DELETE FROM tags WHERE resource_arn = ? AND tag_key = ?", [arn, tag["tagKey"]]
@@ -165,6 +192,25 @@ class Catalog:
                 cur.execute(
                     "INSERT INTO tags VALUES (?, ?, ?)", [arn, tag["tagKey"], tag["tagValue"]]
                 )
+
+    def tags_of(self, arn: str, cursor: Any = None) -> list[dict[str, str]]:
+        """The tags of a resource as `[{"tagKey": ..., "tagValue": ...}]`, by key."""
+        with self._cursor(cursor) as cur:
+            rows = cur.execute(
+                "SELECT tag_key, tag_value FROM tags WHERE resource_arn = ? ORDER BY tag_key",
+                [arn],
+            ).fetchall()
+        return [{"tagKey": key, "tagValue": value} for key, value in rows]
+
+    def remove_tags(self, arn: str, keys: list[str], cursor: Any = None) -> None:
+        """Detach the tags with these keys from a resource (keys it does not carry are ignored)."""
+        if not keys:
+            return
+        with self._cursor(cursor) as cur:
+            cur.execute(
+                "DELETE FROM tags WHERE resource_arn = ? AND list_contains(?, tag_key)",
+                [arn, list(keys)],
+            )
 
     def _cursor(self, cursor: Any):
         """Use the caller's cursor (inside its transaction) or a fresh one."""

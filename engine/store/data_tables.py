@@ -1,8 +1,10 @@
 """Dataset tables: one DuckDB table per dataset, its schema's fields plus bookkeeping columns.
 
 `_source` says how a row arrived ('import' for import jobs, 'event' for real-time events),
-`_job` which import job wrote it. Everything here runs on the caller's cursor, so an import
-job does its whole work inside one transaction.
+`_job` which import job wrote it; event rows also keep `_event_id` (for de-duplication),
+`_session_id` (to join anonymous events to the user later) and `_recommendation_id`.
+Everything here runs on the caller's cursor, so an import job does its whole work inside one
+transaction.
 """
 
 from __future__ import annotations
@@ -51,8 +53,15 @@ def create_table(cur: Any, dataset_id: int, fields: list[SchemaField]) -> None:
     columns = ", ".join(f"{quote(f.name)} {f.duckdb_type}" for f in fields)
     cur.execute(
         f"CREATE TABLE {table_name(dataset_id)} ({columns}, "
-        "_source VARCHAR NOT NULL, _job BIGINT, _loaded_at DOUBLE NOT NULL)"
+        "_source VARCHAR NOT NULL, _job BIGINT, _loaded_at DOUBLE NOT NULL, "
+        "_event_id VARCHAR, _session_id VARCHAR, _recommendation_id VARCHAR)"
     )
+
+
+def add_event_columns(cur: Any, dataset_id: int) -> None:
+    """Tables created before real-time events existed get the event bookkeeping columns."""
+    for name in ("_event_id", "_session_id", "_recommendation_id"):
+        cur.execute(f"ALTER TABLE {table_name(dataset_id)} ADD COLUMN IF NOT EXISTS {name} VARCHAR")
 
 
 def drop_table(cur: Any, dataset_id: int) -> None:
@@ -245,3 +254,19 @@ def duplicate_ids(cur: Any, dataset_id: int, id_field: str, job_id: int) -> list
 def row_count(cur: Any, dataset_id: int) -> int:
     """All rows of a dataset."""
     return int(cur.execute(f"SELECT count(*) FROM {table_name(dataset_id)}").fetchall()[0][0])
+
+
+def export_csv(
+    cur: Any, dataset_id: int, fields: list[SchemaField], sources: tuple[str, ...], path: Path
+) -> int:
+    """Write the dataset's rows that arrived by one of `sources` ('import', 'event') to a CSV
+    file: a header of the schema's field names, then one line per row (null as empty).
+    Returns the number of rows written."""
+    columns = ", ".join(quote(f.name) for f in fields)
+    wanted = ", ".join("?" for _ in sources)
+    row = cur.execute(
+        f"COPY (SELECT {columns} FROM {table_name(dataset_id)} WHERE _source IN ({wanted})) "
+        "TO ? (HEADER, DELIMITER ',')",
+        [*sources, str(path)],
+    ).fetchall()[0]
+    return int(row[0])

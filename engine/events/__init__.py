@@ -1,0 +1,1 @@
+"""Real-time data: event trackers, PutEvents/PutItems/PutUsers, and their single writer."""
