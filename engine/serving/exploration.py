@@ -4,15 +4,16 @@ items a business wants to push.
 Exploration (campaignConfig.itemExplorationConfig). An item is *cold* when it is younger than
 `explorationItemAgeCutOff` days (age counted back from the newest interaction in the
 dataset, as Personalize does) or has fewer than `FEW_INTERACTIONS` interactions (which
-includes items added after the model was trained). Each candidate's final score blends its
-relevance percentile with its freshness:
+includes items added after the model was trained). `round(explorationWeight x numResults)`
+places of the list, spread evenly through it, go to cold items the list would not have held
+anyway, best first by
 
-    final = (1 - w) * relevance_percentile + w * freshness,    w = explorationWeight
+    (1 - w) * relevance_percentile + w * freshness,    w = explorationWeight
 
 where freshness is 1 for a brand-new item falling linearly to 0 at the cut-off (items with
-few interactions count as fresh in proportion to how few they have), and 0 for warm items.
-With w = 0 the list is pure relevance; with w = 1 it is the freshest cold items. Items the
-model cannot score (newer than the model) get the median relevance.
+few interactions count as fresh in proportion to how few they have). Items the model cannot
+score (newer than the model) get the median relevance. With w = 0 there is no exploration;
+with w = 1 the list is the freshest cold items.
 
 Promotions. `percentPromotedItems` of the list (at least one item) are the best items by the
 same final score among those the promotion's filter lets through; they are placed at
@@ -77,18 +78,41 @@ def percentile(scores: np.ndarray) -> np.ndarray:
     return out
 
 
-def explore(
-    relevance: np.ndarray, candidates: np.ndarray, fresh: np.ndarray, weight: float
+def exploration_scores(
+    relevance: np.ndarray, pool: np.ndarray, fresh: np.ndarray, weight: float
 ) -> np.ndarray:
-    """Final scores (-inf for non-candidates). `relevance` may be shorter than the catalogue
-    (items newer than the model); those get the median relevance."""
-    n = len(candidates)
+    """How good each item of `pool` (a mask over the catalogue) is to explore (-inf outside
+    it). `relevance` may be shorter than the catalogue (items newer than the model); those
+    get the median relevance."""
+    n = len(pool)
     rel = np.full(n, -np.inf)
     rel[: len(relevance)] = relevance[:n]
-    pct = percentile(np.where(candidates, rel, -np.inf))
-    pct[candidates & np.isnan(pct)] = 0.5  # unscorable but allowed: new to the model
+    pct = percentile(np.where(pool, rel, -np.inf))
+    pct[pool & np.isnan(pct)] = 0.5  # unscorable but allowed: new to the model
     final = (1.0 - weight) * pct + weight * fresh[:n]
-    return np.where(candidates, final, -np.inf)
+    return np.where(pool, final, -np.inf)
+
+
+def exploration_slots(n: int, weight: float) -> int:
+    """How many of `n` places go to exploration."""
+    return max(0, min(n, math.floor(n * weight + 0.5)))
+
+
+def spread_positions(n_total: int, n_spread: int) -> list[int]:
+    """`n_spread` positions spread evenly over a list of `n_total`."""
+    if n_spread <= 0:
+        return []
+    return sorted({min(n_total - 1, int((j + 0.5) * n_total / n_spread)) for j in range(n_spread)})
+
+
+def interleave(main: list[int], extra: list[int], positions: list[int]) -> list[int]:
+    """`extra` placed at `positions` (sorted) of the merged list, `main` filling the rest."""
+    merged: list[int] = []
+    rest, placed = iter(main), iter(extra)
+    wanted = set(positions[: len(extra)])
+    for position in range(len(main) + len(extra)):
+        merged.append(next(placed) if position in wanted else next(rest))
+    return merged
 
 
 def promoted_count(n: int, percent: int) -> int:

@@ -135,7 +135,8 @@ class RecommendOps(CampaignOps, FilterOps):
         if allow is not None:
             candidates &= allow
         fresh = facts.freshness(cutoff) if facts is not None else None
-        final = self._final(raw, candidates, fresh, weight)
+        relevance = np.full(universe, -np.inf)
+        relevance[: min(len(raw), universe)] = raw[:universe]
         promoted: list[int] = []
         if promotion is not None:
             mask = self._allowed(
@@ -145,34 +146,40 @@ class RecommendOps(CampaignOps, FilterOps):
                 userId,
                 itemId,
                 universe,
-            )
-            mask = mask.copy()
+            ).copy()
             mask[seen[seen < universe]] = False
             k = exploration.promoted_count(n, promotion["percentPromotedItems"])
-            ids, _ = top_n(self._final(raw, mask, fresh, weight)[None, :], k)
-            promoted = [int(i) for i in ids[0] if i >= 0]
-            final[promoted] = -np.inf
-        ids, _ = top_n(final[None, :], n - len(promoted))
-        chosen = [int(i) for i in ids[0] if i >= 0]
-        if promoted:
-            positions = exploration.promotion_positions(
-                len(chosen) + len(promoted), len(promoted), rid
+            promoted = self._best(relevance, mask, k)
+            candidates[promoted] = False
+        places = n - len(promoted)
+        explore_n = exploration.exploration_slots(places, weight) if fresh is not None else 0
+        chosen = self._best(relevance, candidates, places - explore_n)
+        explored: list[int] = []
+        if explore_n:
+            pool = candidates & (fresh > 0)
+            pool[chosen] = False
+            scores = exploration.exploration_scores(raw, pool, fresh, weight)
+            explored = self._best(scores, pool, explore_n)
+            if len(explored) < explore_n:  # too few cold items: relevance fills the rest
+                rest = candidates.copy()
+                rest[chosen + explored] = False
+                chosen += self._best(relevance, rest, explore_n - len(explored))
+            total = len(chosen) + len(explored)
+            chosen = exploration.interleave(
+                chosen, explored, exploration.spread_positions(total, len(explored))
             )
-            merged: list[int] = []
-            rest, promo = iter(chosen), iter(promoted)
-            for position in range(len(chosen) + len(promoted)):
-                merged.append(next(promo) if position in positions else next(rest))
-            chosen = merged
-        masked = np.where(candidates[: len(raw)], raw, -np.inf)
         if promoted:
-            masked[[p for p in promoted if p < len(raw)]] = raw[
-                [p for p in promoted if p < len(raw)]
-            ]
-        probabilities = softmax(masked)
+            total = len(chosen) + len(promoted)
+            chosen = exploration.interleave(
+                chosen, promoted, exploration.promotion_positions(total, len(promoted), rid)
+            )
+        shown = candidates[: len(raw)].copy()
+        shown[[p for p in promoted if p < len(raw)]] = True
+        probabilities = softmax(np.where(shown, raw, -np.inf))
         id_map = facts.items if facts is not None else model.items
         external = id_map.external(chosen)
         metadata = self._metadata(model, metadataColumns, external)
-        promoted_set = set(promoted)
+        promoted_set, explored_set = set(promoted), set(explored)
         item_list = []
         for dense, item_id in zip(chosen, external, strict=True):
             entry: dict[str, Any] = {"itemId": item_id}
@@ -181,7 +188,7 @@ class RecommendOps(CampaignOps, FilterOps):
             if dense in promoted_set:
                 entry["promotionName"] = promotion["name"]
                 entry["reason"] = [PROMOTED]
-            elif fresh is not None and fresh[dense] > 0:
+            elif dense in explored_set:
                 entry["reason"] = [EXPLORATION]
             if metadataColumns:
                 entry["metadata"] = metadata.get(item_id, {})
@@ -202,13 +209,12 @@ class RecommendOps(CampaignOps, FilterOps):
         return promotion
 
     @staticmethod
-    def _final(
-        raw: np.ndarray, candidates: np.ndarray, fresh: np.ndarray | None, weight: float
-    ) -> np.ndarray:
-        """The scores the list is cut from: relevance, blended with freshness if exploring."""
-        if fresh is not None and weight > 0:
-            return exploration.explore(raw, candidates, fresh, weight)
-        return np.where(candidates[: len(raw)], raw, -np.inf)
+    def _best(scores: np.ndarray, allowed: np.ndarray, k: int) -> list[int]:
+        """The `k` best allowed items by `scores` (fewer if fewer have a finite score)."""
+        if k <= 0:
+            return []
+        ids, _ = top_n(np.where(allowed, scores, -np.inf)[None, :], k)
+        return [int(i) for i in ids[0] if i >= 0]
 
     def _allowed(
         self,
