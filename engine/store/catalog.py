@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import duckdb
+
 from engine.errors import (
     InvalidInputException,
     ResourceAlreadyExistsException,
@@ -55,6 +57,9 @@ class Resource:
     @classmethod
     def from_row(cls, row: tuple) -> Resource:
         return cls(*row[:9], spec=json.loads(row[9]))
+
+
+UPDATE_ATTEMPTS = 5
 
 
 class Catalog:
@@ -138,23 +143,47 @@ class Catalog:
         spec_updates: dict[str, Any] | None = None,
         cursor: Any = None,
     ) -> None:
-        """Set a resource's status / failure reason / spec fields, and its updated time."""
-        with self._cursor(cursor) as cur:
-            current = self.get(arn, cur)
-            if current is None:
-                raise ResourceNotFoundException(f"Could not find {arn}")
-            spec = {**current.spec, **(spec_updates or {})}
-            cur.execute(
-                "UPDATE resources SET status = ?, failure_reason = ?, spec = ?, updated_at = ? "
-                "WHERE arn = ?",
-                [
-                    status if status is not None else current.status,
-                    failure_reason if failure_reason is not None else current.failure_reason,
-                    json.dumps(spec),
-                    time.time(),
-                    arn,
-                ],
-            )
+        """Set a resource's status / failure reason / spec fields, and its updated time.
+
+        Without a cursor the update commits on its own; if another thread's transaction
+        changed the same row at the same moment (DuckDB's write-write conflict), it is
+        retried a few times rather than failing the caller."""
+        if cursor is not None:
+            self._update(cursor, arn, status, failure_reason, spec_updates)
+            return
+        for attempt in range(UPDATE_ATTEMPTS):
+            try:
+                with self.store.write_lock, self.store.cursor() as cur:
+                    self._update(cur, arn, status, failure_reason, spec_updates)
+                return
+            except duckdb.TransactionException:
+                if attempt == UPDATE_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.02 * (attempt + 1))
+
+    def _update(
+        self,
+        cur: Any,
+        arn: str,
+        status: str | None,
+        failure_reason: str | None,
+        spec_updates: dict[str, Any] | None,
+    ) -> None:
+        current = self.get(arn, cur)
+        if current is None:
+            raise ResourceNotFoundException(f"Could not find {arn}")
+        spec = {**current.spec, **(spec_updates or {})}
+        cur.execute(
+            "UPDATE resources SET status = ?, failure_reason = ?, spec = ?, updated_at = ? "
+            "WHERE arn = ?",
+            [
+                status if status is not None else current.status,
+                failure_reason if failure_reason is not None else current.failure_reason,
+                json.dumps(spec),
+                time.time(),
+                arn,
+            ],
+        )
 
     def delete(self, arn: str, cursor: Any = None) -> None:
         """Remove a resource and its tags."""
