@@ -198,6 +198,20 @@ def test_an_events_key_may_send_events_but_not_read_recommendations(server):
     assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
 
 
+def test_openapi_documents_the_runtime_and_events_routes(server):
+    document = httpx.get(f"http://127.0.0.1:{server['port']}/api/openapi.json").json()
+    for path, model in [
+        ("/recommendations", "GetRecommendationsRequest"),
+        ("/personalize-ranking", "GetPersonalizedRankingRequest"),
+        ("/events", "PutEventsRequest"),
+        ("/items", "PutItemsRequest"),
+        ("/users", "PutUsersRequest"),
+    ]:
+        assert "post" in document["paths"][path], path
+        assert model in document["components"]["schemas"], model
+    event = document["components"]["schemas"]["Event"]
+    assert {"eventType", "sentAt"} <= set(event["required"])
+
 def test_an_acknowledged_event_survives_kill_9(server):
     events = client("personalize-events", server["port"])
     for k in range(20):
@@ -221,17 +235,3 @@ def test_an_acknowledged_event_survives_kill_9(server):
             ).fetchall()[0][0]
     assert count == 20
 
-
-def test_openapi_documents_the_runtime_and_events_routes(server):
-    document = httpx.get(f"http://127.0.0.1:{server['port']}/api/openapi.json").json()
-    for path, model in [
-        ("/recommendations", "GetRecommendationsRequest"),
-        ("/personalize-ranking", "GetPersonalizedRankingRequest"),
-        ("/events", "PutEventsRequest"),
-        ("/items", "PutItemsRequest"),
-        ("/users", "PutUsersRequest"),
-    ]:
-        assert "post" in document["paths"][path], path
-        assert model in document["components"]["schemas"], model
-    event = document["components"]["schemas"]["Event"]
-    assert {"eventType", "sentAt"} <= set(event["required"])
