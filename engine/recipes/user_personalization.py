@@ -72,7 +72,12 @@ class FactorConfig(Hyperparameters):
         "vector; the rest is the trained user vector with the request context.",
     )
     recent_items: int = Field(
-        20, ge=1, le=1000, description="How many of the latest history items are folded in."
+        20,
+        ge=1,
+        le=1000,
+        validation_alias=AliasChoices("recent_items", "bptt"),
+        description="How many of the latest history items are folded in (Personalize's "
+        "`bptt`, the length of recent history its model reads, is accepted too).",
     )
     fold_in_alpha: float = Field(
         10.0, gt=0.0, le=1000.0, description="Confidence of a history item in the fold-in."

@@ -87,18 +87,33 @@ def space_from_ranges(recipe: type[Recipe], ranges: dict[str, Any]) -> list[Para
     return space
 
 
+def aliases(recipe: type[Recipe]) -> dict[str, str]:
+    """Every accepted hyperparameter name -> the Config field it sets (Personalize's names,
+    such as `hidden_dimension`, are validation aliases of Tailor's fields)."""
+    out: dict[str, str] = {}
+    for name, info in recipe.Config.model_fields.items():
+        out[name] = name
+        alias = info.validation_alias
+        for choice in getattr(alias, "choices", [alias] if isinstance(alias, str) else []):
+            if isinstance(choice, str):
+                out[choice] = name
+    return out
+
+
 def coerce(recipe: type[Recipe], params: dict[str, Any]) -> dict[str, Any]:
     """Hyperparameters from Personalize's string map, typed and checked by the recipe's Config.
 
     Raises InvalidInputException naming the hyperparameter, the value and the rule.
     """
     fields = recipe.Config.model_fields
+    names = aliases(recipe)
     out: dict[str, Any] = {}
-    for name, value in params.items():
-        if name not in fields:
+    for given, value in params.items():
+        name = names.get(given)
+        if name is None:
             raise InvalidInputException(
-                f"algorithmHyperParameters: {name!r} is not a hyperparameter of "
-                f"{recipe.recipe_arn} (known: {', '.join(sorted(fields)) or 'none'})"
+                f"algorithmHyperParameters: {given!r} is not a hyperparameter of "
+                f"{recipe.recipe_arn} (known: {', '.join(sorted(names)) or 'none'})"
             )
         out[name] = _typed(fields[name].annotation, value)
     try:
