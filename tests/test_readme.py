@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+
 import os
 import re
 import subprocess
@@ -51,4 +53,9 @@ def test_the_boto3_tour_runs_as_written(tmp_path):
     assert lines[1].startswith("CREATE FAILED 1 of 2 rows are invalid")
     assert "broken.csv line 3, column TIMESTAMP" in lines[1]
     assert lines[2].startswith("ACTIVE NDCG@10 0.")
-    assert lines[3].startswith("as expected:")
+    assert lines[3].startswith("for u00042: ['")
+    first = ast.literal_eval(lines[3].split(": ", 1)[1])
+    after = ast.literal_eval(lines[4].split(": ", 1)[1])
+    assert lines[4].startswith("after one view:") and len(after) == 5
+    assert first[0] not in after
+    assert lines[5].startswith("as expected:")
