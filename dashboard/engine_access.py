@@ -17,3 +17,11 @@ def get_engine() -> Engine:
     """The Engine of `tailor up`; under `streamlit run` alone, one on TAILOR_DATA_DIR."""
     engine = runtime.current()
     return engine if engine is not None else _standalone_engine()
+
+
+def group_version(engine: Engine, group_arn: str) -> int:
+    """A number that changes whenever the dataset group's data does (imports, events, users,
+    items): pass it to `st.cache_data` functions so new data shows up and nothing else
+    recomputes."""
+    group = engine.catalog.get(group_arn)
+    return engine.data_version(group.id) if group is not None else -1

@@ -1,5 +1,9 @@
-"""Chart builders (plain functions, tested without Streamlit). Plotly draws the dashboard's
-time series and bars; Altair is kept for small statistical views."""
+"""Chart builders: plain functions returning figures, tested without Streamlit; one module
+per page (`dashboard/charts/<page>.py`), the Overview's here.
+
+Roles: Plotly draws what people explore (time series, bars, heatmaps, ranked lists; hover and
+zoom); Altair draws small statistical views (estimates with confidence intervals, lifts,
+distributions) where its layered grammar says more in less code."""
 
 from __future__ import annotations
 
