@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -206,3 +207,44 @@ def test_exploration_math():
         100 * DAY,
     )
     assert list(facts.freshness(10.0)) == [0.0, 1.0, 1.0]
+
+
+def test_a_new_user_gets_popular_items_shaped_by_their_metadata(store):
+    engine, group, _ = store
+    campaign = engine.list_campaigns()["campaigns"]
+    up = next((c["campaignArn"] for c in campaign if c["name"] == "up"), None)
+    if up is None:
+        up = deploy(
+            engine,
+            group,
+            "up",
+            USER_PERSONALIZATION,
+            solutionConfig={"algorithmHyperParameters": {"epochs": "3", "no_components": "16"}},
+        )
+    users = next(
+        d["datasetArn"]
+        for d in engine.list_datasets(datasetGroupArn=group)["datasets"]
+        if d["datasetType"] == "USERS"
+    )
+    profiles = {
+        "new-young": {"ageBand": "18-24", "membershipTier": "bronze", "region": "west"},
+        "new-senior": {"ageBand": "55+", "membershipTier": "bronze", "region": "west"},
+    }
+    engine.put_users(
+        datasetArn=users,
+        users=[{"userId": u, "properties": json.dumps(p)} for u, p in profiles.items()],
+    )
+    engine.update_campaign(
+        campaignArn=up, campaignConfig={"itemExplorationConfig": {"explorationWeight": "0"}}
+    )
+    items = items_table()
+
+    def shares(user: str) -> Counter:
+        answer = engine.get_recommendations(campaignArn=up, userId=user, numResults=50)
+        return Counter(items[i["itemId"]]["CATEGORY"] for i in answer["itemList"])
+
+    young, senior, nobody = shares("new-young"), shares("new-senior"), shares("stranger")
+    # The sample plants: 18-24 favour electronics and toys; 55+ books and home & garden.
+    assert young["electronics"] + young["toys_games"] > senior["electronics"] + senior["toys_games"]
+    assert senior["books"] + senior["home_garden"] > young["books"] + young["home_garden"]
+    assert young != nobody and senior != nobody

@@ -135,6 +135,9 @@ class History:
     items: list[np.ndarray]
     timestamps: list[np.ndarray] | None = None
     weights: list[np.ndarray] | None = None
+    #: what the Users dataset says about each user ({field: value}), for users the model
+    #: has not seen: recipes with user-metadata features can place them by it
+    profiles: list[dict[str, Any] | None] | None = None
 
     def __len__(self) -> int:
         return len(self.items)

@@ -25,7 +25,7 @@ The user bias is dropped at serving (it does not change any user's ranking), so 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -188,6 +188,8 @@ class UserPersonalization(Recipe):
         item_features = self._item_features(data)
         model = self._train(data.interactions, user_features, item_features, progress)
         self._keep(model, user_features, item_features, meta, shares)
+        names = data.user_features.names if data.user_features is not None else []
+        self.meta_names = np.array(names, dtype=str)
         self.context_fields = np.array(fields, dtype=str)
         self.context_values = np.array(values, dtype=str)
         self.context_offsets = offsets
@@ -255,6 +257,7 @@ class UserPersonalization(Recipe):
             embeddings[: self.n_users] + meta @ embeddings[self.n_users : n_static], np.float32
         )
         self.user_static_mass = (1.0 + np.asarray(meta.sum(axis=1)).ravel()).astype(np.float32)
+        self.meta_embeddings = np.asarray(embeddings[self.n_users : n_static], np.float32)
         self.context_embeddings = np.asarray(embeddings[n_static:], np.float32)
         self.context_shares = shares
         norms = np.linalg.norm(user_features @ embeddings, axis=1)
@@ -276,12 +279,27 @@ class UserPersonalization(Recipe):
         vectors = self.user_vectors(np.asarray(users), history, context)
         return (vectors @ self.item_repr.T + self.item_bias).astype(np.float32)
 
+    def _profile_columns(self, profile: dict[str, Any] | None) -> list[int]:
+        """The user-metadata features (`FIELD=value`, as training named them) a profile has."""
+        if not profile or not len(self.meta_names):
+            return []
+        index = getattr(self, "_meta_index", None)
+        if index is None:
+            index = self._meta_index = {n: i for i, n in enumerate(self.meta_names.tolist())}
+        found = []
+        for name, value in profile.items():
+            for part in str(value).split("|") if value is not None else []:
+                column = index.get(f"{name}={part.strip().lower()}")
+                if column is not None:
+                    found.append(column)
+        return found
+
     def user_vectors(
         self, users: np.ndarray, history: History, context: dict[str, str] | None = None
     ) -> np.ndarray:
         """Each user's vector: the trained vector under `context`, blended with the mean of
         the recent history items (either alone when the other is missing)."""
-        model, has_model = self._model_vectors(users, context)
+        model, has_model = self._model_vectors(users, context, history.profiles)
         recent, has_recent = self._history_vectors(history)
         w = self.config.history_weight
         both = (has_model & has_recent)[:, None]
@@ -298,10 +316,14 @@ class UserPersonalization(Recipe):
         return fields, columns
 
     def _model_vectors(
-        self, users: np.ndarray, context: dict[str, str] | None
+        self,
+        users: np.ndarray,
+        context: dict[str, str] | None,
+        profiles: list[dict[str, Any] | None] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """The trained user vectors with the request context swapped in; unknown users get
-        the context alone. Returns (vectors, whether each user has one)."""
+        their metadata's features (from `profiles`, when the Users dataset knows them) and
+        the context. Returns (vectors, whether each user has one)."""
         k = self.item_repr.shape[1]
         raw = np.zeros((len(users), k), np.float32)
         mass = np.zeros(len(users), np.float32)
@@ -317,6 +339,12 @@ class UserPersonalization(Recipe):
             shares = self.context_shares[ids] @ sp.diags(keep)
             raw[known] += shares @ self.context_embeddings
             mass[known] += np.asarray(shares.sum(axis=1)).ravel()
+        if profiles is not None and len(self.meta_names):
+            for r in np.flatnonzero(~known):
+                found = self._profile_columns(profiles[r] if r < len(profiles) else None)
+                if found:
+                    raw[r] += self.meta_embeddings[found].sum(axis=0)
+                    mass[r] += len(found)
         if columns:
             raw += self.context_embeddings[columns].sum(axis=0)
             mass += len(columns)
@@ -367,6 +395,8 @@ class UserPersonalization(Recipe):
             "user_static_mass": self.user_static_mass,
             "user_scale": np.array(self.user_scale, np.float64),
             "context_embeddings": self.context_embeddings,
+            "meta_embeddings": self.meta_embeddings,
+            "meta_names": self.meta_names,
             "context_shares_data": shares.data,
             "context_shares_indices": shares.indices,
             "context_shares_indptr": shares.indptr,
@@ -381,6 +411,9 @@ class UserPersonalization(Recipe):
         self.user_static_mass = arrays["user_static_mass"]
         self.user_scale = float(arrays["user_scale"])
         self.context_embeddings = arrays["context_embeddings"]
+        k = self.item_repr.shape[1]
+        self.meta_embeddings = arrays.get("meta_embeddings", np.zeros((0, k), np.float32))
+        self.meta_names = arrays.get("meta_names", np.zeros(0, dtype=str))
         self.context_shares = sp.csr_matrix(
             (
                 arrays["context_shares_data"],

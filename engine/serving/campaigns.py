@@ -124,7 +124,7 @@ class CampaignOps(SolutionVersionOps):
         try:
             group = self.catalog.require(version.spec["datasetGroupArn"], "dataset-group")
             found = {d.spec["datasetType"]: d for d in self.catalog.list("dataset", group.arn)}
-            items = found.get("ITEMS")
+            items, users = found.get("ITEMS"), found.get("USERS")
             model = loaded.load(
                 self.store,
                 self.store.data_dir / "artifacts",
@@ -135,6 +135,11 @@ class CampaignOps(SolutionVersionOps):
                 group_arn=group.arn,
                 items_have_created=items is not None
                 and any(f.name == "CREATION_TIMESTAMP" for f in self.dataset_fields(items)),
+                user_fields=tuple(
+                    f.name
+                    for f in (self.dataset_fields(users) if users is not None else [])
+                    if f.name != "USER_ID" and not f.textual and not f.is_numeric
+                ),
             )
             spec = self.catalog.require(campaign_arn, CAMPAIGN).spec
             model = dataclasses.replace(

@@ -27,6 +27,9 @@ class LoadedModel:
     interactions_dataset: int | None
     items_dataset: int | None
     group_arn: str = ""
+    users_dataset: int | None = None
+    #: the Users fields a profile of an unseen user is read from (categorical/string ones)
+    user_fields: tuple[str, ...] = ()
     #: (explorationWeight, explorationItemAgeCutOff days), or None: no cold-item exploration
     exploration: tuple[float, float] | None = None
     #: whether the Items schema has CREATION_TIMESTAMP (item age for exploration)
@@ -83,7 +86,7 @@ def load(
         group_id,
         datasets.get("INTERACTIONS"),
         datasets.get("ITEMS"),
-        **settings,
+        **{"users_dataset": datasets.get("USERS"), **settings},
     )
 
 

@@ -245,8 +245,20 @@ class RecommendOps(CampaignOps, FilterOps):
         dense = model.users.dense(user_id) if user_id else None
         users = np.array([dense if dense is not None else len(model.users) + 1])
         history = self._history(model, user_id)
+        if user_id and (dense is None or dense >= model.recipe.n_users):
+            history.profiles = [self._profile(model, user_id)]
         scores = model.recipe.score_all(users, history, context)[0].astype(np.float64)
         return scores, history.items[0]
+
+    def _profile(self, model: LoadedModel, user_id: str) -> dict[str, Any] | None:
+        """What the Users dataset says about a user the model has not seen (e.g. one added
+        by PutUsers after training), so popular items can be shaped by it."""
+        if model.users_dataset is None or not model.user_fields:
+            return None
+        with self.store.cursor() as cur:
+            return serving.entity_row(
+                cur, model.users_dataset, "USER_ID", user_id, list(model.user_fields)
+            )
 
     def _related_scores(self, model: LoadedModel, item_id: str) -> tuple[np.ndarray, np.ndarray]:
         dense = model.items.dense(item_id)
