@@ -343,3 +343,44 @@ def test_writes_are_visible_within_a_second(live):
     after = engine.get_recommendations(campaignArn=campaign, userId=user, numResults=3)
     assert time.perf_counter() - start < 1.0
     assert item not in {i["itemId"] for i in after["itemList"]}
+
+
+def test_filters_see_items_changed_by_put_items(live):
+    engine, group, _, campaign = live
+    no_books = engine.create_filter(
+        name="no-books-live",
+        datasetGroupArn=group,
+        filterExpression='EXCLUDE ItemID WHERE Items.CATEGORY IN ("books")',
+    )["filterArn"]
+    user = "u00555"
+    cats = categories()
+
+    def shown(**extra) -> list[str]:
+        answer = engine.get_recommendations(
+            campaignArn=campaign, userId=user, numResults=100, **extra
+        )
+        return [i["itemId"] for i in answer["itemList"]]
+
+    plain = shown()
+    book = next(i for i in plain if cats[i] == "books")
+    assert book not in shown(filterArn=no_books)
+    with open(SAMPLE / "items.csv", newline="") as f:
+        row = next(r for r in csv.DictReader(f) if r["ITEM_ID"] == book)
+    engine.put_items(
+        datasetArn=dataset_arn(engine, group, "ITEMS"),
+        items=[
+            {
+                "itemId": book,
+                "properties": json.dumps(
+                    {
+                        "category": "toys_games",
+                        "subCategory": row["SUB_CATEGORY"],
+                        "brand": row["BRAND"],
+                        "price": float(row["PRICE"]),
+                        "creationTimestamp": int(row["CREATION_TIMESTAMP"]),
+                    }
+                ),
+            }
+        ],
+    )
+    assert book in shown(filterArn=no_books)  # no longer a book: the filter lets it through

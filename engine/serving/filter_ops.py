@@ -13,6 +13,7 @@ from engine.datasets.datasets import DATASET, DatasetOps
 from engine.datasets.groups import DATASET_GROUP
 from engine.errors import InvalidInputException, LimitExceededException
 from engine.operations import operation, paginate
+from engine.serving.filter_grammar import CurrentItemField
 from engine.serving.filters import (
     FilterContext,
     check_filter,
@@ -112,6 +113,7 @@ class FilterOps(DatasetOps, EngineBase):
         """Delete a filter."""
         self.catalog.require(filterArn, FILTER)
         self.catalog.delete(filterArn)
+        self.__dict__.get("_parsed_filters", {}).pop(filterArn, None)
         return {}
 
     def filter_mask(
@@ -124,25 +126,68 @@ class FilterOps(DatasetOps, EngineBase):
         item_id: str | None,
         filter_values: dict[str, str] | None,
     ) -> np.ndarray:
-        """Items (dense ids < n_items) a filter lets through for this request."""
-        resource = self.catalog.require(filter_arn, FILTER)
-        if resource.parent_arn != group_arn:
+        """Items (dense ids < n_items) a filter lets through for this request.
+
+        The parsed expression is cached per filter, and the items' metadata columns per
+        dataset group until its imports or items change, so a request only adds the user's
+        events and the current user's and item's metadata."""
+        expression = self._filter_expression(filter_arn, group_arn)
+        datasets, columns = self._item_columns(group_id, group_arn, n_items)
+        context = FilterContext(n_items, item_columns=columns)
+        if "INTERACTIONS" in datasets and user_id:
+            context.user_events = self.history.by_event_type(
+                group_id, datasets["INTERACTIONS"].id, user_id
+            )
+        conditions = [c for e in expression.expressions for c in e.conditions]
+        item_wanted = (
+            "ITEMS" in datasets
+            and item_id
+            and any(
+                c.dataset == "CurrentItem" or isinstance(c.operand, CurrentItemField)
+                for c in conditions
+            )
+        )
+        user_wanted = (
+            "USERS" in datasets and user_id and any(c.dataset == "CurrentUser" for c in conditions)
+        )
+        if item_wanted or user_wanted:
+            with self.store.cursor() as cur:
+                if item_wanted:
+                    context.current_item = self._entity(cur, datasets["ITEMS"], "ITEM_ID", item_id)
+                if user_wanted:
+                    context.current_user = self._entity(cur, datasets["USERS"], "USER_ID", user_id)
+        return evaluate_filter(expression, context, filter_values)
+
+    def _filter_expression(self, filter_arn: str, group_arn: str) -> Any:
+        """The filter's parsed expression (cached: filters never change)."""
+        cache = self.__dict__.setdefault("_parsed_filters", {})
+        found = cache.get(filter_arn)
+        if found is None:
+            resource = self.catalog.require(filter_arn, FILTER)
+            found = (resource.parent_arn, parse_filter(resource.spec["filterExpression"]))
+            cache[filter_arn] = found
+        if found[0] != group_arn:
             raise InvalidInputException(
                 f"filterArn {filter_arn} belongs to another dataset group than the campaign"
             )
-        expression = parse_filter(resource.spec["filterExpression"])
+        return found[1]
+
+    def _item_columns(
+        self, group_id: int, group_arn: str, n_items: int
+    ) -> tuple[dict[str, Resource], dict[str, np.ndarray]]:
+        """The group's datasets and its items' metadata columns over `n_items` dense ids."""
+        cache = self.__dict__.setdefault("_filter_columns", {})
+        key = (group_id, self.metadata_version(group_id), n_items)  # type: ignore[attr-defined]
+        found = cache.get(group_id)
+        if found is not None and found[0] == key:
+            return found[1], found[2]
         datasets = {d.spec["datasetType"]: d for d in self.catalog.list(DATASET, group_arn)}
         context = FilterContext(n_items)
-        with self.store.cursor() as cur:
-            if "ITEMS" in datasets:
-                self._item_context(cur, context, group_id, datasets["ITEMS"], item_id)
-            if "INTERACTIONS" in datasets and user_id:
-                context.user_events = self.history.by_event_type(
-                    group_id, datasets["INTERACTIONS"].id, user_id
-                )
-            if "USERS" in datasets and user_id:
-                context.current_user = self._entity(cur, datasets["USERS"], "USER_ID", user_id)
-        return evaluate_filter(expression, context, filter_values)
+        if "ITEMS" in datasets:
+            with self.store.cursor() as cur:
+                self._item_context(cur, context, group_id, datasets["ITEMS"], None)
+        cache[group_id] = (key, datasets, context.item_columns)
+        return datasets, context.item_columns
 
     def _item_context(
         self, cur: Any, context: FilterContext, group_id: int, items: Resource, item_id: str | None
