@@ -20,28 +20,11 @@ from botocore.exceptions import ClientError
 from engine import Engine
 from engine.sample_data import load_sample
 from tests.helpers import CLIENT_CREDENTIALS, TEST_KEY_ENV
-from tests.test_server import free_port, stop, wait_until_up
+from tests.test_server import free_port, start, stop, wait_until_up
 from tests.test_serving import EASE, deploy
 
 pytestmark = pytest.mark.slow
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
-
-
-def serve(data_dir: Path, port: int) -> subprocess.Popen:
-    return subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "tailor"),
-            "api",
-            "--data-dir",
-            str(data_dir),
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **TEST_KEY_ENV},
-    )
 
 
 def client(service: str, port: int, **credentials):
@@ -66,7 +49,7 @@ def server(tmp_path_factory):
             if d["datasetType"] == "ITEMS"
         )
     port = free_port()
-    proc = serve(data_dir, port)
+    proc = start("api", data_dir, port)
     try:
         wait_until_up(f"http://127.0.0.1:{port}/api/health", proc)
         yield {
