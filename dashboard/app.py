@@ -15,6 +15,7 @@ navigation = st.navigation(
         st.Page(
             str(PAGES / "home.py"), title="Overview", icon=":material/dashboard:", default=True
         ),
+        st.Page(str(PAGES / "data.py"), title="Data", icon=":material/database:"),
     ]
 )
 navigation.run()
