@@ -16,6 +16,12 @@ navigation = st.navigation(
             str(PAGES / "home.py"), title="Overview", icon=":material/dashboard:", default=True
         ),
         st.Page(str(PAGES / "data.py"), title="Data", icon=":material/database:"),
+        st.Page(str(PAGES / "context.py"), title="Context effects", icon=":material/devices:"),
+        st.Page(
+            str(PAGES / "playground.py"),
+            title="Campaigns playground",
+            icon=":material/play_circle:",
+        ),
     ]
 )
 navigation.run()
