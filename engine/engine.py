@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.arns import ArnFactory
+from engine.attribution import MetricAttributionOps
 from engine.config import Settings, default_data_dir
 from engine.datasets.exports import EXPORT_JOB, DatasetExportJobOps
 from engine.datasets.groups import DatasetGroupOps
@@ -51,6 +52,7 @@ class Engine(
     RecipeOps,
     ImportJobOps,
     DatasetExportJobOps,
+    MetricAttributionOps,
     ReadinessOps,
     SchemaOps,
     DatasetGroupOps,
