@@ -16,6 +16,12 @@ navigation = st.navigation(
             str(PAGES / "home.py"), title="Overview", icon=":material/dashboard:", default=True
         ),
         st.Page(str(PAGES / "data.py"), title="Data", icon=":material/database:"),
+        st.Page(
+            str(PAGES / "popularity.py"),
+            title="Popularity & trends",
+            icon=":material/trending_up:",
+        ),
+        st.Page(str(PAGES / "segments.py"), title="Segments", icon=":material/groups:"),
         st.Page(str(PAGES / "context.py"), title="Context effects", icon=":material/devices:"),
         st.Page(
             str(PAGES / "playground.py"),
