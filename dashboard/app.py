@@ -23,6 +23,8 @@ navigation = st.navigation(
         ),
         st.Page(str(PAGES / "segments.py"), title="Segments", icon=":material/groups:"),
         st.Page(str(PAGES / "context.py"), title="Context effects", icon=":material/devices:"),
+        st.Page(str(PAGES / "train.py"), title="Train", icon=":material/model_training:"),
+        st.Page(str(PAGES / "compare.py"), title="Compare", icon=":material/compare_arrows:"),
         st.Page(
             str(PAGES / "playground.py"),
             title="Campaigns playground",
