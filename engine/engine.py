@@ -24,6 +24,7 @@ from engine.datasets.readiness import ReadinessOps
 from engine.datasets.schemas import SchemaOps
 from engine.events.ingest import EventOps
 from engine.events.writer import EventWriter
+from engine.experiments import ExperimentOps
 from engine.jobs import RUNNING_STATUSES, BackgroundJobs
 from engine.serving.history import HistoryIndex
 from engine.serving.loaded import ModelCache
@@ -57,6 +58,7 @@ class Engine(
     SchemaOps,
     DatasetGroupOps,
     TagOps,
+    ExperimentOps,
 ):
     """Amazon Personalize's operations on `<data_dir>/tailor.duckdb`.
 

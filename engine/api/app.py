@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from engine import runtime
 from engine.api.control_plane import dispatch
 from engine.api.events_routes import router as events_router
+from engine.api.experiments_routes import router as experiments_router
 from engine.api.runtime_routes import aws_error
 from engine.api.runtime_routes import router as runtime_router
 
@@ -77,5 +78,6 @@ def create_api() -> FastAPI:
 
     api.include_router(runtime_router)
     api.include_router(events_router)
+    api.include_router(experiments_router)
     api.add_api_route("/", dispatch, methods=["POST"], include_in_schema=False)
     return api

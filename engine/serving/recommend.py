@@ -108,6 +108,9 @@ class RecommendOps(CampaignOps, FilterOps):
             )
         if not campaignArn:
             raise InvalidInputException("campaignArn is required")
+        variant = None
+        if ":experiment/" in campaignArn:  # an A/B test: answer from the user's variant
+            campaignArn, variant = self.experiment_route(campaignArn, userId)
         n = 25 if numResults is None else numResults
         limit = MAX_RESULTS_WITH_METADATA if metadataColumns else MAX_RESULTS
         if not 1 <= n <= limit:
@@ -194,7 +197,7 @@ class RecommendOps(CampaignOps, FilterOps):
                 entry["metadata"] = metadata.get(item_id, {})
             item_list.append(entry)
         self.log_recommendation(
-            rid, campaignArn, model.group_id, userId, itemId, external, time.time()
+            rid, campaignArn, model.group_id, userId, itemId, external, time.time(), variant
         )
         return {"itemList": item_list, "recommendationId": rid}
 
