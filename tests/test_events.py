@@ -17,7 +17,9 @@ import pytest
 
 from engine import Engine, InvalidInputException
 from engine.errors import LimitExceededException, ResourceNotFoundException
+from engine.events.writer import LogRows
 from engine.sample_data import load_sample
+from engine.serving.recommend import preview
 from tests.shapes import assert_output_shape
 from tests.test_serving import EASE, deploy
 
@@ -384,3 +386,16 @@ def test_filters_see_items_changed_by_put_items(live):
         ],
     )
     assert book in shown(filterArn=no_books)  # no longer a book: the filter lets it through
+
+
+def test_previews_are_not_logged(live):
+    engine, _, _, campaign = live
+    answer = preview(engine.get_recommendations, campaignArn=campaign, userId="u00999")
+    logged = engine.get_recommendations(campaignArn=campaign, userId="u00999")
+    engine.events.submit(LogRows([])).result(10)  # everything queued before is written
+    with engine.store.cursor() as cur:
+        found = cur.execute(
+            "SELECT recommendation_id FROM recommendation_log WHERE user_id = 'u00999'"
+        ).fetchall()
+    assert found == [(logged["recommendationId"],)]
+    assert answer["recommendationId"] != logged["recommendationId"]

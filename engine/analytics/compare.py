@@ -47,6 +47,7 @@ from engine.errors import InvalidInputException
 from engine.recipes import recipe_class, recipe_name
 from engine.recipes.base import History, RecipeNotApplicable, top_n
 from engine.serving import loaded
+from engine.serving.recommend import preview
 from engine.store.data_tables import table_name
 
 RBO_P = 0.9
@@ -234,12 +235,12 @@ def _campaign_list(
         filtered["filterArn"] = filter_arn
         if filter_values:
             filtered["filterValues"] = filter_values
-    answer = engine.get_recommendations(**filtered)["itemList"]
+    answer = preview(engine.get_recommendations, **filtered)["itemList"]
     items = [e["itemId"] for e in answer]
     removed: list[str] = []
     if filter_arn:
         kept = set(items)
-        unfiltered = engine.get_recommendations(**request)["itemList"]
+        unfiltered = preview(engine.get_recommendations, **request)["itemList"]
         removed = [e["itemId"] for e in unfiltered if e["itemId"] not in kept]
     reasons = []
     for entry in answer:

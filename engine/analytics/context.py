@@ -21,6 +21,7 @@ import polars as pl
 from engine.datasets.avro import INTERACTIONS_RESERVED, SchemaField
 from engine.datasets.rules import quote
 from engine.errors import InvalidInputException, PersonalizeError
+from engine.serving.recommend import preview
 from engine.store.data_tables import table_name
 
 Z95 = 1.959963984540054
@@ -472,7 +473,7 @@ def recommendations_by_context(
             request["context"] = context
         if item_field:
             request["metadataColumns"] = {"ITEMS": [item_field]}
-        answer = engine.get_recommendations(**request)
+        answer = preview(engine.get_recommendations, **request)
         for rank, item in enumerate(answer["itemList"], start=1):
             rows.append(
                 {

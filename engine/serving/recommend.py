@@ -11,8 +11,11 @@ events that carry the id count as impressions of what was shown and attribute to
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -34,6 +37,26 @@ MAX_RESULTS = 500
 MAX_RESULTS_WITH_METADATA = 50
 PROMOTED = "Promoted item"
 EXPLORATION = "Exploration"
+
+
+_LOGGING = contextvars.ContextVar("tailor_log_recommendations", default=True)
+
+
+@contextlib.contextmanager
+def unlogged() -> Iterator[None]:
+    """Answer without writing the recommendation log (for previews such as the dashboard's
+    Compare page, which must not count as impressions in experiments and attribution)."""
+    token = _LOGGING.set(False)
+    try:
+        yield
+    finally:
+        _LOGGING.reset(token)
+
+
+def preview(call: Any, **request: Any) -> dict[str, Any]:
+    """Call a runtime operation (e.g. `engine.get_recommendations`) without logging it."""
+    with unlogged():
+        return call(**request)
 
 
 def _recommendation_id() -> str:
@@ -196,9 +219,10 @@ class RecommendOps(CampaignOps, FilterOps):
             if metadataColumns:
                 entry["metadata"] = metadata.get(item_id, {})
             item_list.append(entry)
-        self.log_recommendation(
-            rid, campaignArn, model.group_id, userId, itemId, external, time.time(), variant
-        )
+        if _LOGGING.get():
+            self.log_recommendation(
+                rid, campaignArn, model.group_id, userId, itemId, external, time.time(), variant
+            )
         return {"itemList": item_list, "recommendationId": rid}
 
     @staticmethod
@@ -316,13 +340,14 @@ class RecommendOps(CampaignOps, FilterOps):
             for entry in ranking:
                 entry["metadata"] = metadata.get(entry["itemId"], {})
         rid = _recommendation_id()
-        self.log_recommendation(
-            rid,
-            campaignArn,
-            model.group_id,
-            userId,
-            None,
-            [e["itemId"] for e in ranking],
-            time.time(),
-        )
+        if _LOGGING.get():
+            self.log_recommendation(
+                rid,
+                campaignArn,
+                model.group_id,
+                userId,
+                None,
+                [e["itemId"] for e in ranking],
+                time.time(),
+            )
         return {"personalizedRanking": ranking, "recommendationId": rid}
