@@ -30,6 +30,7 @@ navigation = st.navigation(
             title="Campaigns playground",
             icon=":material/play_circle:",
         ),
+        st.Page(str(PAGES / "experiments.py"), title="A/B review", icon=":material/science:"),
     ]
 )
 navigation.run()

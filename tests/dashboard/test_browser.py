@@ -63,8 +63,9 @@ def dashboard(tmp_path_factory):
 
 
 def settle(page) -> None:
-    """Wait until Streamlit has finished running the script (no 'running' indicator)."""
-    page.wait_for_load_state("networkidle")
+    """Wait until Streamlit has finished running the script (no 'running' indicator). The
+    websocket stays open and live panels refresh, so the network is never idle."""
+    page.wait_for_load_state("load")
     page.locator('[data-testid="stStatusWidget"]').wait_for(state="detached", timeout=60_000)
     page.wait_for_timeout(500)
 
