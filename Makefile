@@ -6,13 +6,16 @@ export TAILOR_DATA_DIR ?= $(CURDIR)/.tailor-data
 HOST ?= 127.0.0.1
 PORT ?= 8501
 
-.PHONY: up install install-test test lint bench-import clean-data help
+.PHONY: up install install-test test lint bench-import bench-serving bench-batch bench-dashboard clean-data help
 
 help:
 	@echo "make up           set up .venv, load the sample on first start, serve dashboard + API"
 	@echo "make test         set up .venv with the test extras and run the whole test suite"
 	@echo "make lint         ruff check"
 	@echo "make bench-import import benchmark (1M rows) against DuckDB's own read_csv"
+	@echo "make bench-serving get_recommendations over HTTP vs a bare endpoint (10k items)"
+	@echo "make bench-batch  batch inference jobs (users/s, top 25) vs a numpy product + argpartition"
+	@echo "make bench-dashboard each page's first render and cached rerender (1M interactions)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +44,15 @@ lint: install-test
 
 bench-import: install
 	$(BIN)/python bench/import/run.py
+
+bench-serving: install
+	$(BIN)/python bench/serving/run.py
+
+bench-batch: install
+	$(BIN)/python bench/batch/run.py
+
+bench-dashboard: install
+	$(BIN)/python bench/dashboard/run.py --repeat 5 --tabs
 
 clean-data:
 	rm -rf $(TAILOR_DATA_DIR)
