@@ -5,9 +5,24 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.charts import events_over_time, readiness_gauges
-from dashboard.engine_access import get_engine
+from dashboard.engine_access import get_engine, group_version
 
 engine = get_engine()
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def readiness(data_dir: str, arn: str, version: int) -> dict:
+    """The group's readiness report (cached until its data changes)."""
+    del data_dir, version  # cache keys
+    return engine.get_data_readiness(datasetGroupArn=arn)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def timeline(data_dir: str, arn: str, version: int):
+    """Interactions per day by event type (cached until the group's data changes)."""
+    del data_dir, version  # cache keys
+    return engine.get_event_timeline(datasetGroupArn=arn)
+
 
 st.title("Tailor")
 st.caption(
@@ -23,7 +38,8 @@ if not groups:
 
 for group in groups:
     arn = group["datasetGroupArn"]
-    report = engine.get_data_readiness(datasetGroupArn=arn)
+    version = group_version(engine, arn)
+    report = readiness(str(engine.data_dir), arn, version)
     with st.container(border=True):
         badge = (
             ":green-badge[:material/check: ready to train]"
@@ -45,7 +61,7 @@ for group in groups:
         left, right = st.columns([3, 2])
         with left:
             st.plotly_chart(
-                events_over_time(engine.get_event_timeline(datasetGroupArn=arn)),
+                events_over_time(timeline(str(engine.data_dir), arn, version)),
                 width="stretch",
                 key=f"timeline-{arn}",
             )

@@ -11,7 +11,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard.charts import train as charts
-from dashboard.engine_access import get_engine
+from dashboard.engine_access import get_engine, group_version
 from engine.errors import PersonalizeError
 from engine.recipes import AUTOML_DEFAULT
 
@@ -343,9 +343,15 @@ def _recipe_form(recipes: list[dict[str, Any]]) -> dict[str, Any] | None:
     return request
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def _event_types(data_dir: str, group_arn: str, version: int) -> dict[str, int]:
+    del data_dir, version  # cache keys: the store and its data version
+    return engine.get_data_readiness(datasetGroupArn=group_arn)["eventTypes"]
+
+
 def _events_form(group_arn: str) -> tuple[bool, dict[str, Any] | None]:
     """(launchable, eventsConfig or None) from the group's event types."""
-    event_types = engine.get_data_readiness(datasetGroupArn=group_arn)["eventTypes"]
+    event_types = _event_types(str(engine.data_dir), group_arn, group_version(engine, group_arn))
     st.markdown("**Events to learn from**")
     if not event_types:
         st.caption("The interactions have no event types: every interaction is used.")
