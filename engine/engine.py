@@ -16,6 +16,8 @@ from typing import Any
 
 from engine.arns import ArnFactory
 from engine.attribution import MetricAttributionOps
+from engine.batch.inference import BATCH_INFERENCE_JOB, BatchInferenceOps
+from engine.batch.segments import BATCH_SEGMENT_JOB, BatchSegmentOps
 from engine.config import Settings, default_data_dir
 from engine.datasets.exports import EXPORT_JOB, DatasetExportJobOps
 from engine.datasets.groups import DatasetGroupOps
@@ -47,6 +49,8 @@ RUNNING = (*RUNNING_STATUSES, "CREATE STOPPING")
 
 
 class Engine(
+    BatchInferenceOps,
+    BatchSegmentOps,
     RecommendOps,
     EventOps,
     SolutionVersionOps,
@@ -125,7 +129,7 @@ class Engine(
 
     def _fail_interrupted_jobs(self) -> None:
         """Jobs left pending or in progress by a process that died are failed, not resumed."""
-        for kind in (IMPORT_JOB, EXPORT_JOB, VERSION):
+        for kind in (IMPORT_JOB, EXPORT_JOB, VERSION, BATCH_INFERENCE_JOB, BATCH_SEGMENT_JOB):
             for job in self.catalog.list(kind):
                 if job.status in RUNNING:
                     log.warning("marking interrupted job %s as failed", job.arn)
