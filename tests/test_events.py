@@ -399,3 +399,32 @@ def test_previews_are_not_logged(live):
         ).fetchall()
     assert found == [(logged["recommendationId"],)]
     assert answer["recommendationId"] != logged["recommendationId"]
+
+
+def test_a_group_without_event_types_serves_and_records_events(tmp_path):
+    from tests.helpers import make_dataset, run_import, write_csv
+
+    schema = {
+        "type": "record",
+        "name": "Interactions",
+        "namespace": "com.amazonaws.personalize.schema",
+        "fields": [
+            {"name": "USER_ID", "type": "string"},
+            {"name": "ITEM_ID", "type": "string"},
+            {"name": "TIMESTAMP", "type": "long"},
+        ],
+        "version": "1.0",
+    }
+    rows = [[f"u{i % 60}", f"i{(i * 7) % 50}", 1_700_000_000 + i * 60] for i in range(1500)]
+    with Engine(tmp_path / "d") as engine:
+        group = engine.create_dataset_group(name="plain")["datasetGroupArn"]
+        dataset = make_dataset(engine, group, "Interactions", schema)
+        path = write_csv(tmp_path / "i.csv", ["USER_ID", "ITEM_ID", "TIMESTAMP"], rows)
+        assert run_import(engine, dataset, str(path), "j")["status"] == "ACTIVE"
+        campaign = deploy(engine, group, "plain", EASE)
+        first = engine.get_recommendations(campaignArn=campaign, userId="u1", numResults=5)
+        tracking = engine.create_event_tracker(name="t", datasetGroupArn=group)["trackingId"]
+        top = first["itemList"][0]["itemId"]
+        engine.put_events(trackingId=tracking, userId="u1", sessionId="s", eventList=[view(top)])
+        after = engine.get_recommendations(campaignArn=campaign, userId="u1", numResults=5)
+        assert top not in {i["itemId"] for i in after["itemList"]}

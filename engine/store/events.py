@@ -105,11 +105,17 @@ def recommendation_items(cur: Any, recommendation_id: str) -> list[str] | None:
 
 def history_scan(cur: Any, group_id: int, dataset_id: int) -> dict[str, np.ndarray]:
     """Every interaction of a group as arrays, ordered by user then time:
-    `user` (external id), `item` (dense id), `ts`, `event_type` (lower-cased)."""
+    `user` (external id), `item` (dense id), `ts`, `event_type` (lower-cased; empty when the
+    schema has no EVENT_TYPE field)."""
+    has_type = cur.execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE table_name = ? AND column_name = 'EVENT_TYPE'",
+        [table_name(dataset_id)],
+    ).fetchall()[0][0]
+    event_type = "lower(coalesce(t.\"EVENT_TYPE\", ''))" if has_type else "''"
     return cur.sql(
         f"""
         SELECT t."USER_ID" AS user, m.dense_id AS item, t."TIMESTAMP" AS ts,
-               lower(coalesce(t."EVENT_TYPE", '')) AS event_type
+               {event_type} AS event_type
         FROM {table_name(dataset_id)} t
         JOIN id_map m ON m.dataset_group_id = $group AND m.entity = 'ITEM'
                      AND m.external_id = t."ITEM_ID"
