@@ -79,6 +79,41 @@ def _explain(
     return compare.explain(engine, group_arn, list(items), list(anchors))
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def _aggregate(
+    data_dir: str,
+    version: int,
+    group_arn: str,
+    chosen: tuple[str, ...],
+    entities: tuple[str, ...],
+    for_items: bool,
+    k: int,
+    filter_arn: str | None,
+    filter_values: str | None,
+    promotion: str | None,
+) -> dict[str, Any]:
+    """The many-users statistics (cached: a rerun of the page does not redo the bootstrap);
+    the lists themselves come from `_lists`' cache."""
+    per_entity: list[dict[str, dict[str, Any]]] = []
+    for start in range(0, len(entities), CHUNK):
+        per_entity += _lists(
+            data_dir,
+            version,
+            chosen,
+            entities[start : start + CHUNK],
+            for_items,
+            k,
+            filter_arn,
+            filter_values,
+            promotion,
+        )
+    return compare.aggregate(
+        [{name: a["items"] for name, a in row.items()} for row in per_entity],
+        _popularity(data_dir, version, group_arn),
+        k,
+    )
+
+
 @st.cache_data(show_spinner=False, max_entries=512)
 def _lists(
     data_dir: str,
@@ -400,10 +435,17 @@ def _many(
             st.error(exc.message)
             return
         status.update(label=f"Compared over {len(entities):,} {who}", state="complete")
-    stats = compare.aggregate(
-        [{name: a["items"] for name, a in row.items()} for row in per_entity],
-        _popularity(data_dir, version, group_arn),
+    stats = _aggregate(
+        data_dir,
+        version,
+        group_arn,
+        tuple(chosen),
+        tuple(entities),
+        for_items,
         k,
+        filter_arn,
+        filter_values,
+        promotion,
     )
     sources, pairs = stats["sources"], stats["pairs"]
 
