@@ -13,6 +13,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route
+from threadpoolctl import threadpool_limits
 
 from engine import runtime
 from engine.api import create_api
@@ -27,6 +28,10 @@ DASHBOARD_SCRIPT = Path(__file__).resolve().parent.parent / "dashboard" / "app.p
 def _lifespan(engine: Engine):
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
+        # One BLAS thread per operation: requests already run side by side on the thread
+        # pool, and two BLAS threads on a request's small products doubled its CPU time
+        # (bench/serving); background training shares the cores with serving the same way.
+        threadpool_limits(limits=1)
         runtime.register(engine)
         try:
             yield {"engine": engine}

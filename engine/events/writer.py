@@ -30,6 +30,8 @@ from engine.store import events as sql
 log = logging.getLogger("tailor.events")
 
 MAX_BATCH = 1000
+#: How long recommendation-log rows may wait to be written with others (not durable writes).
+LOG_DELAY = 0.05
 
 
 @dataclass
@@ -117,9 +119,14 @@ class EventWriter:
             if first is _STOP:
                 break
             batch = [first]
+            # Durable writes go at once; a batch of log rows only waits up to LOG_DELAY for
+            # company, so answering requests does not cost a commit each.
+            deadline = time.monotonic() + LOG_DELAY
             while len(batch) < MAX_BATCH:
+                only_logs = all(isinstance(r, LogRows) for r in batch)
+                wait = deadline - time.monotonic() if only_logs else 0.0
                 try:
-                    nxt = self._queue.get_nowait()
+                    nxt = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if nxt is _STOP:

@@ -249,6 +249,7 @@ class UserPersonalization(Recipe):
         shares: sp.csr_matrix,
     ) -> None:
         """Keep what serving needs as plain arrays (see the module docstring)."""
+        self._fold_in = None
         self.item_repr = np.asarray(item_features @ model.item_embeddings, np.float32)
         self.item_bias = np.asarray(item_features @ model.item_biases, np.float32)
         embeddings = model.user_embeddings
@@ -352,6 +353,17 @@ class UserPersonalization(Recipe):
         raw[has] /= mass[has, None]
         return raw, has
 
+    def _fold_in_base(self) -> tuple[np.ndarray, np.ndarray]:
+        """The item representations in float64 and VᵀV + rI: constant for a model, so
+        computed once (per request they cost more than the rest of the answer)."""
+        cached = getattr(self, "_fold_in", None)
+        if cached is None or cached[0].shape != self.item_repr.shape:
+            items_repr = self.item_repr.astype(np.float64)
+            k = items_repr.shape[1]
+            base = items_repr.T @ items_repr + self.config.fold_in_regularization * np.eye(k)
+            cached = self._fold_in = (items_repr, base)
+        return cached
+
     def _history_vectors(self, history: History) -> tuple[np.ndarray, np.ndarray]:
         """Each user's last `recent_items` known items folded into a user vector by one
         implicit-ALS least-squares step against the item representations:
@@ -367,8 +379,7 @@ class UserPersonalization(Recipe):
         k = self.item_repr.shape[1]
         out = np.zeros((len(history), k), np.float32)
         has = np.zeros(len(history), bool)
-        items_repr = self.item_repr.astype(np.float64)
-        base = items_repr.T @ items_repr + self.config.fold_in_regularization * np.eye(k)
+        items_repr, base = self._fold_in_base()
         alpha = self.config.fold_in_alpha
         for r, items in enumerate(history.items):
             items = np.asarray(items)
@@ -406,6 +417,7 @@ class UserPersonalization(Recipe):
         }
 
     def load_state(self, arrays: dict[str, np.ndarray]) -> None:
+        self._fold_in = None
         self.item_repr, self.item_bias = arrays["item_repr"], arrays["item_bias"]
         self.user_static = arrays["user_static"]
         self.user_static_mass = arrays["user_static_mass"]
