@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from engine import Engine, runtime
@@ -25,3 +27,15 @@ def group_version(engine: Engine, group_arn: str) -> int:
     recomputes."""
     group = engine.catalog.get(group_arn)
     return engine.data_version(group.id) if group is not None else -1
+
+
+def list_all(operation: Any, key: str, **params: Any) -> list[dict[str, Any]]:
+    """Every page of a List* operation (`list_all(engine.list_campaigns, "campaigns")`)."""
+    out: list[dict[str, Any]] = []
+    token = None
+    while True:
+        page = operation(**params, **({"nextToken": token} if token else {}))
+        out += page[key]
+        token = page.get("nextToken")
+        if not token:
+            return out

@@ -12,7 +12,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard.charts import compare as charts
-from dashboard.engine_access import get_engine, group_version
+from dashboard.engine_access import get_engine, group_version, list_all
 from engine.analytics import compare
 from engine.errors import PersonalizeError
 
@@ -20,17 +20,6 @@ USER, ITEM = "A user", "An item"
 CHUNK = 20
 
 engine = get_engine()
-
-
-def _all(operation: Any, key: str, **params: Any) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    token = None
-    while True:
-        page = operation(**params, **({"nextToken": token} if token else {}))
-        out += page[key]
-        token = page.get("nextToken")
-        if not token:
-            return out
 
 
 # --- cached reads (keyed by the group's data version) -----------------------------------------
@@ -506,7 +495,7 @@ st.caption(
     "user, how much the lists agree and why each item is there; then the same over many users."
 )
 
-groups = _all(engine.list_dataset_groups, "datasetGroups")
+groups = list_all(engine.list_dataset_groups, "datasetGroups")
 if not groups:
     st.info(
         "No dataset groups yet. Run `tailor init --sample` to load the sample store, then "
@@ -551,7 +540,7 @@ options = st.columns([1, 1, 1])
 k = options[0].slider("List length", 5, 25, 10, key="compare-k")
 filters = {
     f["filterArn"]: f["name"]
-    for f in _all(engine.list_filters, "Filters", datasetGroupArn=group_arn)
+    for f in list_all(engine.list_filters, "Filters", datasetGroupArn=group_arn)
 }
 filter_arn = options[1].selectbox(
     "Filter",

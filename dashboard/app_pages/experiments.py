@@ -14,7 +14,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard.charts import experiments as charts
-from dashboard.engine_access import get_engine, group_version
+from dashboard.engine_access import get_engine, group_version, list_all
 from engine.errors import PersonalizeError
 from engine.sample_data import SAMPLE_DIR
 
@@ -51,17 +51,6 @@ OVERVIEW_COLUMNS = (
 st.set_page_config(layout="wide")
 engine = get_engine()
 home = str(engine.data_dir)
-
-
-def _all(operation: Any, key: str, **params: Any) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    token = None
-    while True:
-        page = operation(**params, **({"nextToken": token} if token else {}))
-        out += page[key]
-        token = page.get("nextToken")
-        if not token:
-            return out
 
 
 # --- cached reads --------------------------------------------------------------------------------
@@ -129,7 +118,7 @@ def _sample_log_window(path: str, modified: float) -> tuple[int, int, list[str]]
 
 def _experiments() -> list[dict[str, Any]]:
     """Every experiment, newest first, as DescribeExperiment gives it (catalog reads)."""
-    listed = _all(engine.list_experiments, "experiments")
+    listed = list_all(engine.list_experiments, "experiments")
     return [
         engine.describe_experiment(experimentArn=e["experimentArn"])["experiment"] for e in listed
     ]
@@ -558,7 +547,7 @@ def _candidates(group_arn: str) -> list[dict[str, Any]]:
     """Campaigns and solution versions of the group that can recommend for a user (ACTIVE),
     campaigns first."""
     campaigns, versions = [], []
-    for solution in _all(engine.list_solutions, "solutions", datasetGroupArn=group_arn):
+    for solution in list_all(engine.list_solutions, "solutions", datasetGroupArn=group_arn):
         recipe = solution.get("recipeArn") or ""
         try:
             recipe_type = engine.describe_recipe(recipeArn=recipe)["recipe"]["recipeType"]
@@ -568,7 +557,7 @@ def _candidates(group_arn: str) -> list[dict[str, Any]]:
             continue
         short = recipe.rsplit("/", 1)[-1] or "custom"
         arn = solution["solutionArn"]
-        for c in _all(engine.list_campaigns, "campaigns", solutionArn=arn):
+        for c in list_all(engine.list_campaigns, "campaigns", solutionArn=arn):
             if c["status"] not in ("ACTIVE", "UPDATE IN_PROGRESS"):
                 continue
             campaign = engine.describe_campaign(campaignArn=c["campaignArn"])["campaign"]
@@ -585,7 +574,7 @@ def _candidates(group_arn: str) -> list[dict[str, Any]]:
                     "stamp": f"{campaign['solutionVersionArn']}|{campaign['lastUpdatedDateTime']}",
                 }
             )
-        for v in _all(engine.list_solution_versions, "solutionVersions", solutionArn=arn):
+        for v in list_all(engine.list_solution_versions, "solutionVersions", solutionArn=arn):
             if v["status"] != "ACTIVE":
                 continue
             name = f"{solution['name']}/{v['solutionVersionArn'].rsplit('/', 1)[-1]}"
@@ -818,7 +807,7 @@ st.caption(
     "the lift evolved day by day, and an offline estimate for a model not tested yet."
 )
 
-groups = _all(engine.list_dataset_groups, "datasetGroups")
+groups = list_all(engine.list_dataset_groups, "datasetGroups")
 if not groups:
     st.info(
         "No dataset groups yet. Run `tailor init --sample` to load the sample store (it holds "

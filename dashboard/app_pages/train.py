@@ -11,7 +11,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard.charts import train as charts
-from dashboard.engine_access import get_engine, group_version
+from dashboard.engine_access import get_engine, group_version, list_all
 from engine.errors import PersonalizeError
 from engine.recipes import AUTOML_DEFAULT
 
@@ -30,18 +30,6 @@ ONE, AUTOML = "One recipe", "AutoML: try several, keep the best"
 engine = get_engine()
 
 
-def _all(operation: Any, key: str, **params: Any) -> list[dict[str, Any]]:
-    """Every page of a List* operation."""
-    out: list[dict[str, Any]] = []
-    token = None
-    while True:
-        page = operation(**params, **({"nextToken": token} if token else {}))
-        out += page[key]
-        token = page.get("nextToken")
-        if not token:
-            return out
-
-
 def _polars(frame: Any) -> pl.DataFrame:
     return frame if isinstance(frame, pl.DataFrame) else pl.from_pandas(frame)
 
@@ -50,7 +38,7 @@ def _polars(frame: Any) -> pl.DataFrame:
 def _recipes(data_dir: str) -> list[dict[str, Any]]:
     del data_dir  # the cache key: recipes are the same for every Engine of a release
     out = []
-    for r in _all(engine.list_recipes, "recipes"):
+    for r in list_all(engine.list_recipes, "recipes"):
         recipe = engine.describe_recipe(recipeArn=r["recipeArn"])["recipe"]
         algorithm = engine.describe_algorithm(algorithmArn=recipe["algorithmArn"])["algorithm"]
         out.append({**recipe, "algorithm": algorithm})
@@ -73,7 +61,7 @@ def _finished_version(data_dir: str, arn: str, updated: datetime) -> dict[str, A
 def _solutions(group_arn: str) -> list[dict[str, Any]]:
     return [
         engine.describe_solution(solutionArn=s["solutionArn"])["solution"]
-        for s in _all(engine.list_solutions, "solutions", datasetGroupArn=group_arn)
+        for s in list_all(engine.list_solutions, "solutions", datasetGroupArn=group_arn)
     ]
 
 
@@ -83,7 +71,7 @@ def _versions(group_arn: str) -> list[dict[str, Any]]:
     for solution in _solutions(group_arn):
         config = solution.get("solutionConfig") or {}
         metric = (config.get("autoMLConfig") or {}).get("metricName") or charts.DEFAULT_METRIC
-        listed = _all(
+        listed = list_all(
             engine.list_solution_versions,
             "solutionVersions",
             solutionArn=solution["solutionArn"],
@@ -122,8 +110,8 @@ def _versions(group_arn: str) -> list[dict[str, Any]]:
 
 def _running(group_arn: str) -> list[dict[str, Any]]:
     out = []
-    for solution in _all(engine.list_solutions, "solutions", datasetGroupArn=group_arn):
-        for v in _all(
+    for solution in list_all(engine.list_solutions, "solutions", datasetGroupArn=group_arn):
+        for v in list_all(
             engine.list_solution_versions, "solutionVersions", solutionArn=solution["solutionArn"]
         ):
             if v["status"] in RUNNING:
@@ -628,7 +616,7 @@ st.caption(
     "and compare each trained version's offline metrics with the earlier ones."
 )
 
-groups = _all(engine.list_dataset_groups, "datasetGroups")
+groups = list_all(engine.list_dataset_groups, "datasetGroups")
 if not groups:
     st.info(
         "No dataset groups yet. Create one with boto3 (`create_dataset_group`) and import "
