@@ -183,6 +183,27 @@ class EventOps(EventTrackerOps):
                 return dataset
         return None
 
+    def _interactions_schema(self, group_arn: str) -> tuple[int, Schema]:
+        """The group's id and its Interactions dataset's schema, cached until the group's
+        datasets change (a delete or an import bumps its metadata version)."""
+        cache = self.__dict__.setdefault("_ingest_schemas", {})
+        found = cache.get(group_arn)
+        if found is not None:
+            group_id, version, schema = found
+            if self.metadata_version(group_id) == version:  # type: ignore[attr-defined]
+                return group_id, schema
+        group_id = self.catalog.require(group_arn, "dataset-group").id
+        version = self.metadata_version(group_id)  # type: ignore[attr-defined]
+        dataset = self._dataset_of_type(group_arn, "INTERACTIONS")
+        if dataset is None:
+            raise InvalidInputException(
+                f"dataset group {group_arn} has no Interactions dataset: create one "
+                "before recording events"
+            )
+        schema = self._schema(dataset)
+        cache[group_arn] = (group_id, version, schema)
+        return group_id, schema
+
     def _schema(self, dataset: Resource) -> Schema:
         return Schema(dataset, self.dataset_fields(dataset))  # type: ignore[attr-defined]
 
@@ -200,13 +221,8 @@ class EventOps(EventTrackerOps):
         A repeated `eventId` is stored once. When `userId` and `sessionId` both appear, the
         session's earlier anonymous events become the user's."""
         tracker = self.tracker(trackingId)
-        dataset = self._dataset_of_type(tracker.group_arn, "INTERACTIONS")
-        if dataset is None:
-            raise InvalidInputException(
-                f"dataset group {tracker.group_arn} has no Interactions dataset: create one "
-                "before recording events"
-            )
-        schema = self._schema(dataset)
+        group_id, schema = self._interactions_schema(tracker.group_arn)
+        dataset = schema.dataset
         rows = [
             self._event_row(schema, event, userId or sessionId, sessionId, f"eventList[{i}]")
             for i, event in enumerate(eventList)
@@ -215,7 +231,7 @@ class EventOps(EventTrackerOps):
         types = {**schema.types, "_event_id": "VARCHAR"}
         types["_session_id"] = types["_recommendation_id"] = "VARCHAR"
         request = EventRows(
-            self.catalog.require(tracker.group_arn, "dataset-group").id,
+            group_id,
             dataset.id,
             columns_of(rows, names),
             types,

@@ -216,7 +216,12 @@ class EventWriter:
                 request.columns[request.id_field]
             )
         for (group_id, entity), values in sorted(wanted.items()):
-            id_map.extend_with_values(cur, group_id, entity, sorted(v for v in values if v))
+            values = sorted(v for v in values if v)
+            # Most events name known users and items: look first, assign only what is new
+            # (the assignment's scan of the id map costs more than the lookup).
+            missing = sorted(set(values) - set(sql.dense_ids(cur, group_id, entity, values)))
+            if missing:
+                id_map.extend_with_values(cur, group_id, entity, missing)
 
     def _stitch(self, cur: Any, events: list[EventRows]) -> dict[int, list[tuple[str, str]]]:
         """Join anonymous session events to their user (only sessions known to have any)."""
