@@ -39,3 +39,21 @@ def list_all(operation: Any, key: str, **params: Any) -> list[dict[str, Any]]:
         token = page.get("nextToken")
         if not token:
             return out
+
+
+NO_GROUPS = (
+    "No dataset groups yet. Create one and import interactions (or run "
+    "`tailor init --sample` to load the sample store), then come back."
+)
+
+
+def pick_group(engine: Engine, key: str) -> tuple[str, dict[str, str]]:
+    """The dataset-group picker an analysis page starts with: (chosen ARN, names by ARN).
+    With no group at all, the page says how to make one and stops."""
+    groups = engine.list_dataset_groups()["datasetGroups"]
+    if not groups:
+        st.info(NO_GROUPS)
+        st.stop()
+    names = {g["datasetGroupArn"]: g["name"] for g in groups}
+    arn = st.selectbox("Dataset group", list(names), format_func=names.get, key=key)
+    return arn, names

@@ -15,7 +15,7 @@ from dashboard.charts.popularity import (
     trending_chart,
     weekly_chart,
 )
-from dashboard.engine_access import get_engine, group_version
+from dashboard.engine_access import get_engine, group_version, pick_group
 from engine.analytics import popularity, segments
 from engine.analytics.popularity import INTERACTIONS, ITEMS, USERS, Breakdown, Filters
 from engine.errors import PersonalizeError
@@ -88,15 +88,7 @@ st.caption(
     "to a few items."
 )
 
-groups = engine.list_dataset_groups()["datasetGroups"]
-if not groups:
-    st.info(
-        "No dataset groups yet. Create one and import interactions (or run "
-        "`tailor init --sample` to load the sample store), then come back."
-    )
-    st.stop()
-names = {g["datasetGroupArn"]: g["name"] for g in groups}
-arn = st.selectbox("Dataset group", list(names), format_func=names.get, key="pop_group")
+arn, names = pick_group(engine, "pop_group")
 version = group_version(engine, arn)
 try:
     info = overview(engine, arn, version)

@@ -18,7 +18,7 @@ from dashboard.charts.segments import (
     profile_chart,
     rfm_chart,
 )
-from dashboard.engine_access import get_engine, group_version
+from dashboard.engine_access import get_engine, group_version, pick_group
 from engine.analytics import popularity, segments
 from engine.analytics.popularity import ITEMS, USERS, Filters
 from engine.analytics.segments import ITEM_ATTRIBUTE_AFFINITY, SEGMENT_RECIPES
@@ -152,15 +152,7 @@ st.caption(
     "model finds for an item or a category."
 )
 
-groups = engine.list_dataset_groups()["datasetGroups"]
-if not groups:
-    st.info(
-        "No dataset groups yet. Create one and import interactions (or run "
-        "`tailor init --sample` to load the sample store), then come back."
-    )
-    st.stop()
-names = {g["datasetGroupArn"]: g["name"] for g in groups}
-arn = st.selectbox("Dataset group", list(names), format_func=names.get, key="seg_group")
+arn, names = pick_group(engine, "seg_group")
 version = group_version(engine, arn)
 try:
     info = overview(engine, arn, version)
