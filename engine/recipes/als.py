@@ -87,15 +87,25 @@ def _padded_gram(
     return np.matmul(stacked.transpose(0, 2, 1), stacked * scale[:, :, None])
 
 
+def fold_in_base(item_factors: np.ndarray, regularization: float) -> tuple[np.ndarray, np.ndarray]:
+    """The item factors in float64 and YᵀY + rI: what every fold-in against them shares."""
+    y64 = item_factors.astype(np.float64)
+    return y64, y64.T @ y64 + regularization * np.eye(item_factors.shape[1])
+
+
 def fold_in(
-    rows: sp.csr_matrix, item_factors: np.ndarray, regularization: float, alpha: float
+    rows: sp.csr_matrix,
+    item_factors: np.ndarray,
+    regularization: float,
+    alpha: float,
+    prepared: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """User vectors (float32) that best explain `rows` (users x items values) given fixed item
-    factors: implicit's `recalculate_user` (Cholesky solve), batched. Empty rows give 0."""
+    factors: implicit's `recalculate_user` (Cholesky solve), batched. Empty rows give 0.
+    `prepared`: `fold_in_base(item_factors, regularization)`, when the caller keeps it."""
     rows = sp.csr_matrix(rows, dtype=np.float32)
     f = item_factors.shape[1]
-    y64 = item_factors.astype(np.float64)
-    base = y64.T @ y64 + regularization * np.eye(f)
+    y64, base = prepared if prepared is not None else fold_in_base(item_factors, regularization)
     out = np.zeros((rows.shape[0], f), np.float32)
     step = max(1, SYSTEM_ENTRIES // (f * f))  # users whose f x f systems are held at once
     for start in range(0, rows.shape[0], step):
@@ -148,12 +158,18 @@ class ImplicitAls(Recipe):
             model.fit(matrix, show_progress=False, callback=each_iteration)
         self.item_factors = np.ascontiguousarray(model.item_factors, np.float32)
         self.user_factors = np.ascontiguousarray(model.user_factors, np.float32)
+        self._prepared = None
         return self
 
     def user_vectors(self, history: History) -> np.ndarray:
         """Each history folded into a user vector (batch x factors)."""
         rows = history.matrix(self.n_items, binary=not self.config.use_weights)
-        return fold_in(rows, self.item_factors, self.config.regularization, self.config.alpha)
+        prepared = getattr(self, "_prepared", None)
+        if prepared is None or prepared[0].shape != self.item_factors.shape:
+            prepared = self._prepared = fold_in_base(self.item_factors, self.config.regularization)
+        return fold_in(
+            rows, self.item_factors, self.config.regularization, self.config.alpha, prepared
+        )
 
     def score_all(
         self, users: np.ndarray, history: History, context: dict[str, str] | None = None
@@ -181,6 +197,7 @@ class ImplicitAls(Recipe):
         }
 
     def load_state(self, arrays: dict[str, np.ndarray]) -> None:
+        self._prepared = None
         self.item_factors = arrays["item_factors"]
         self.user_factors = arrays["user_factors"]
         self.popularity = arrays["popularity"]
