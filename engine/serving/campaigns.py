@@ -119,28 +119,32 @@ class CampaignOps(SolutionVersionOps):
             )
         return version
 
+    def version_model(self, version: Resource) -> loaded.LoadedModel:
+        """A solution version's model with its group's id maps (what a campaign loads)."""
+        group = self.catalog.require(version.spec["datasetGroupArn"], "dataset-group")
+        found = {d.spec["datasetType"]: d for d in self.catalog.list("dataset", group.arn)}
+        items, users = found.get("ITEMS"), found.get("USERS")
+        return loaded.load(
+            self.store,
+            self.store.data_dir / "artifacts",
+            version.arn,
+            version.spec["artifactId"],
+            group.id,
+            {kind: d.id for kind, d in found.items()},
+            group_arn=group.arn,
+            items_have_created=items is not None
+            and any(f.name == "CREATION_TIMESTAMP" for f in self.dataset_fields(items)),
+            user_fields=tuple(
+                f.name
+                for f in (self.dataset_fields(users) if users is not None else [])
+                if f.name != "USER_ID" and not f.textual and not f.is_numeric
+            ),
+        )
+
     def _deploy(self, campaign_arn: str, version: Resource, kind: str) -> None:
         """Load the version's model, swap it in, and mark the campaign ACTIVE."""
         try:
-            group = self.catalog.require(version.spec["datasetGroupArn"], "dataset-group")
-            found = {d.spec["datasetType"]: d for d in self.catalog.list("dataset", group.arn)}
-            items, users = found.get("ITEMS"), found.get("USERS")
-            model = loaded.load(
-                self.store,
-                self.store.data_dir / "artifacts",
-                version.arn,
-                version.spec["artifactId"],
-                group.id,
-                {kind: d.id for kind, d in found.items()},
-                group_arn=group.arn,
-                items_have_created=items is not None
-                and any(f.name == "CREATION_TIMESTAMP" for f in self.dataset_fields(items)),
-                user_fields=tuple(
-                    f.name
-                    for f in (self.dataset_fields(users) if users is not None else [])
-                    if f.name != "USER_ID" and not f.textual and not f.is_numeric
-                ),
-            )
+            model = self.version_model(version)
             spec = self.catalog.require(campaign_arn, CAMPAIGN).spec
             model = dataclasses.replace(
                 model, exploration=exploration_of(spec, model.recipe.recipe_arn)
